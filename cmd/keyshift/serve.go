@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/demo"
+	"github.com/keyshift/keyshift/internal/server"
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// commonFlags are the flags shared by serve and init, each also an
+// environment variable.
+type commonFlags struct {
+	db, issuer, addr, secretFile, logLevel, logFormat string
+}
+
+func (f *commonFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.db, "db", envOr("KEYSHIFT_DB", "keyshift.db"), "SQLite file path (or postgres:// URL) [KEYSHIFT_DB]")
+	cmd.Flags().StringVar(&f.issuer, "issuer", envOr("KEYSHIFT_ISSUER", ""), "public base URL of this server (default http://ADDR) [KEYSHIFT_ISSUER]")
+	cmd.Flags().StringVar(&f.addr, "addr", envOr("KEYSHIFT_ADDR", "127.0.0.1:8080"), "listen address [KEYSHIFT_ADDR]")
+	cmd.Flags().StringVar(&f.secretFile, "secret-file", envOr("KEYSHIFT_SECRET_FILE", ""), "master secret file, created 0600 when missing (default next to the database); KEYSHIFT_SECRET overrides it [KEYSHIFT_SECRET_FILE]")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", envOr("KEYSHIFT_LOG_LEVEL", "info"), "debug, info, warn or error [KEYSHIFT_LOG_LEVEL]")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", envOr("KEYSHIFT_LOG_FORMAT", "text"), "text or json [KEYSHIFT_LOG_FORMAT]")
+}
+
+func (f *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+	}
+}
+
+func newServeCmd() *cobra.Command {
+	var (
+		cf                   commonFlags
+		tlsCert, tlsKey, alg string
+		scopesFile           string
+		demoMode             bool
+		prePublish           time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server, admin API and metrics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := cf.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if demoMode && !cmd.Flags().Changed("db") && os.Getenv("KEYSHIFT_DB") == "" {
+				// A fresh store per demo run, so the demo secret can be shown every time.
+				dir, err := os.MkdirTemp("", "keyshift-demo-")
+				if err != nil {
+					return fmt.Errorf("demo data directory: %w", err)
+				}
+				defer os.RemoveAll(dir)
+				cf.db = filepath.Join(dir, "keyshift.db")
+			}
+			if (tlsCert == "") != (tlsKey == "") {
+				return fmt.Errorf("--tls-cert and --tls-key go together")
+			}
+			return runServe(cmd.Context(), cmd.OutOrStdout(), logger, server.Config{
+				DB: cf.db, Issuer: cf.issuer, Addr: cf.addr, SecretFile: cf.secretFile,
+				Secret: os.Getenv("KEYSHIFT_SECRET"), TLSCert: tlsCert, TLSKey: tlsKey,
+				SigningAlg: alg, KeyPrePublish: prePublish, Logger: logger,
+			}, demoMode, scopesFile)
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", envOr("KEYSHIFT_TLS_CERT", ""), "TLS certificate file (PEM) [KEYSHIFT_TLS_CERT]")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", envOr("KEYSHIFT_TLS_KEY", ""), "TLS private key file (PEM) [KEYSHIFT_TLS_KEY]")
+	cmd.Flags().StringVar(&alg, "signing-alg", envOr("KEYSHIFT_SIGNING_ALG", "ES256"), "access token signing algorithm: ES256 or EdDSA [KEYSHIFT_SIGNING_ALG]")
+	cmd.Flags().DurationVar(&prePublish, "key-prepublish", time.Hour, "how long a new signing key is published before it signs")
+	cmd.Flags().StringVar(&scopesFile, "scopes", envOr("KEYSHIFT_SCOPES", ""), "scope catalogue file to load at start (JSON, see internal/demo/catalogue.json) [KEYSHIFT_SCOPES]")
+	cmd.Flags().BoolVar(&demoMode, "demo", false, "seed demo data (tenant acme, procurement scopes, one client) into a fresh temporary store and print curl lines")
+	return cmd
+}
+
+func runServe(ctx context.Context, out io.Writer, logger *slog.Logger, cfg server.Config, demoMode bool, scopesFile string) error {
+	st, err := server.OpenStore(ctx, cfg.DB, logger, time.Now)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	// With --addr :0 the issuer follows the real port.
+	if cfg.Issuer == "" {
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		cfg.Issuer = scheme + "://" + ln.Addr().String()
+	}
+	op, err := server.Initialise(ctx, st, cfg.Issuer, time.Now)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if op != nil {
+		fmt.Fprintf(out, "Created the operator client (the secret is shown only now):\n  client_id:     %s\n  client_secret: %s\n\n", op.ClientID, op.ClientSecret)
+	}
+	if err := loadScopesFile(ctx, st, scopesFile); err != nil {
+		ln.Close()
+		return err
+	}
+	var seeded demo.Result
+	if demoMode {
+		adm := admin.New(st, nil, nil, admin.Config{})
+		if seeded, err = demo.Seed(ctx, adm, st); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv, err := server.New(ctx, cfg, st)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if demoMode {
+		printDemo(out, cfg.Issuer, seeded, op)
+	}
+	return srv.Serve(ctx, ln)
+}
+
+func loadScopesFile(ctx context.Context, st store.Store, path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("scope catalogue: %w", err)
+	}
+	defer f.Close()
+	entries, err := demo.ParseCatalogue(f)
+	if err != nil {
+		return err
+	}
+	return demo.LoadCatalogue(ctx, admin.New(st, nil, nil, admin.Config{}), st, entries)
+}
+
+func printDemo(out io.Writer, issuer string, r demo.Result, op *server.OperatorCredentials) {
+	if r.ClientSecret == "" {
+		fmt.Fprintf(out, "Demo tenant %q is ready (its client %s existed already; its secret was shown when it was created).\n", r.Tenant, r.ClientID)
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "keyshift demo: tenant %q, integration client %s\n\n", r.Tenant, r.ClientID)
+	fmt.Fprintf(&b, "# 1. Get an access token (client_credentials, HTTP Basic):\n")
+	fmt.Fprintf(&b, "curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token\n\n", r.ClientID, r.ClientSecret, issuer)
+	fmt.Fprintf(&b, "# 2. Ask for fewer scopes:\n")
+	fmt.Fprintf(&b, "curl -s -u '%s:%s' -d grant_type=client_credentials -d scope=core.invoice.read %s/oauth2/token\n\n", r.ClientID, r.ClientSecret, issuer)
+	fmt.Fprintf(&b, "# 3. Inspect it (introspection, RFC 7662):\n")
+	fmt.Fprintf(&b, "TOKEN=$(curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", r.ClientID, r.ClientSecret, issuer)
+	fmt.Fprintf(&b, "curl -s -u '%s:%s' --data-urlencode token=$TOKEN %s/oauth2/introspect\n\n", r.ClientID, r.ClientSecret, issuer)
+	fmt.Fprintf(&b, "# 4. Discovery and signing keys:\n")
+	fmt.Fprintf(&b, "curl -s %s/.well-known/oauth-authorization-server\ncurl -s %s/.well-known/jwks.json\n\n", issuer, issuer)
+	if op != nil {
+		fmt.Fprintf(&b, "# 5. Admin API as the operator:\n")
+		fmt.Fprintf(&b, "ADMIN=$(curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", op.ClientID, op.ClientSecret, issuer)
+		fmt.Fprintf(&b, "curl -s -H \"Authorization: Bearer $ADMIN\" %s/admin/v1/tenants/acme/clients\n\n", issuer)
+	}
+	_, _ = io.WriteString(out, b.String())
+}
+
+func newInitCmd() *cobra.Command {
+	var (
+		cf     commonFlags
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create and migrate the store and print the operator's client credentials once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := cf.logger(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			issuer := strings.TrimRight(cf.issuer, "/")
+			if issuer == "" {
+				issuer = "http://" + cf.addr
+			}
+			ctx := cmd.Context()
+			st, err := server.OpenStore(ctx, cf.db, logger, time.Now)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			op, err := server.Initialise(ctx, st, issuer, time.Now)
+			if err != nil {
+				return err
+			}
+			if op == nil {
+				return fmt.Errorf("store %s is already initialised; its operator credentials were shown when it was created", cf.db)
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(op)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "issuer:        %s\nclient_id:     %s\nclient_secret: %s\n(the secret is shown only now)\n", op.Issuer, op.ClientID, op.ClientSecret)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"issuer\",\"client_id\",\"client_secret\"} as JSON")
+	return cmd
+}

@@ -1,0 +1,28 @@
+package loadtest
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestRun_AgainstBaseline_CountsRequests(t *testing.T) {
+	srv := httptest.NewServer(BaselineHandler())
+	defer srv.Close()
+	res, err := Run(context.Background(), Target{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s"},
+		Options{Duration: 300 * time.Millisecond, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 || res.P50 <= 0 || res.P99 < res.P50 {
+		t.Fatalf("implausible result %+v", res)
+	}
+}
+
+func TestRun_UnreachableTarget_Error(t *testing.T) {
+	_, err := Run(context.Background(), Target{TokenURL: "http://127.0.0.1:1/token"}, Options{Duration: 100 * time.Millisecond})
+	if err == nil {
+		t.Fatal("want an error for an unreachable token endpoint")
+	}
+}

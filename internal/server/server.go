@@ -1,0 +1,228 @@
+// Package server wires keyshift together: configuration → store → signing
+// keys → protocol and admin handlers → http.Server, with health, readiness,
+// metrics and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/signing"
+	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlite"
+)
+
+// Config is everything keyshift serve needs.
+type Config struct {
+	DB         string // SQLite file path or postgres:// URL
+	Issuer     string // public base URL, no trailing slash
+	Addr       string // listen address
+	SecretFile string // master secret file, used when Secret is empty
+	Secret     string // master secret (KEYSHIFT_SECRET)
+	TLSCert    string
+	TLSKey     string
+	SigningAlg string
+	// KeyPrePublish is how long a next signing key is published before it signs.
+	KeyPrePublish time.Duration
+	// KeyRotateEvery is the scheduled rotation period of the active signing key.
+	KeyRotateEvery time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.Issuer == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		c.Issuer = scheme + "://" + c.Addr
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.SecretFile == "" {
+		c.SecretFile = defaultSecretFile(c.DB)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 15 * time.Second
+	}
+}
+
+// defaultSecretFile keeps the master secret next to a SQLite database, so a
+// copied data directory stays usable while the secret is never inside the DB.
+func defaultSecretFile(db string) string {
+	if db == "" || strings.Contains(db, "://") {
+		return "keyshift.secret"
+	}
+	return filepath.Join(filepath.Dir(db), strings.TrimSuffix(filepath.Base(db), filepath.Ext(db))+".secret")
+}
+
+// OpenStore opens the store named by dsn: a file path for SQLite.
+func OpenStore(ctx context.Context, dsn string, logger *slog.Logger, now func() time.Time) (store.Store, error) {
+	switch {
+	case dsn == "":
+		return nil, errors.New("no database given (--db or KEYSHIFT_DB)")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil, errors.New("the PostgreSQL backend is not available in this build yet; use a SQLite file path")
+	default:
+		st, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), sqlite.Options{Logger: logger, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+		}
+		return st, nil
+	}
+}
+
+// Server is a running keyshift instance.
+type Server struct {
+	cfg      Config
+	Store    store.Store
+	Keyring  *signing.Keyring
+	Authz    *authz.Server
+	Admin    *admin.API
+	Registry *prometheus.Registry
+	handler  http.Handler
+}
+
+// New builds a server on an open store. The store must have been bootstrapped.
+func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
+	cfg.defaults()
+	master, err := signing.LoadMasterSecret(cfg.Secret, cfg.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("master secret: %w", err)
+	}
+	sealer, err := signing.NewSealer(master)
+	if err != nil {
+		return nil, fmt.Errorf("master secret: %w", err)
+	}
+	keyring, err := signing.New(ctx, st, sealer, signing.Config{
+		Alg: cfg.SigningAlg, PrePublish: cfg.KeyPrePublish, RotateEvery: cfg.KeyRotateEvery,
+		Now: cfg.Now, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	az, err := authz.New(authz.Config{Issuer: cfg.Issuer, Now: cfg.Now, Logger: cfg.Logger, Registerer: reg}, st, keyring)
+	if err != nil {
+		return nil, fmt.Errorf("authorization server: %w", err)
+	}
+	adm := admin.New(st, principalAuthenticator{az}, keyring, admin.Config{Now: cfg.Now, Logger: cfg.Logger})
+	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Registry: reg}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every keyshift endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	s.Authz.Register(mux)
+	s.Admin.Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	return withRecover(s.cfg.Logger, withSecurityHeaders(mux))
+}
+
+// ready reports whether this instance can serve: the store answers and a key signs.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.Store.Ping(ctx); err != nil {
+		s.cfg.Logger.Warn("readiness: store unreachable", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if s.Keyring.ActiveKeyID() == "" {
+		http.Error(w, "no active signing key", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Serve starts the background work (caches, key maintenance) and serves HTTP
+// on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := s.Authz.Start(ctx); err != nil {
+		return fmt.Errorf("start authorization server: %w", err)
+	}
+	go s.Keyring.Run(ctx)
+
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.cfg.Logger.Info("keyshift serving", "addr", ln.Addr().String(), "issuer", s.cfg.Issuer)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	s.cfg.Logger.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	return nil
+}
+
+// principalAuthenticator adapts the authorization server's token check to
+// the admin API's view of a caller.
+type principalAuthenticator struct{ az *authz.Server }
+
+func (p principalAuthenticator) Authenticate(ctx context.Context, bearer string) (admin.Principal, error) {
+	ti, err := p.az.Authenticate(ctx, bearer)
+	if err != nil {
+		return admin.Principal{}, err
+	}
+	return admin.Principal{Subject: ti.Subject, ClientID: ti.ClientID, Tenant: ti.Tenant, Scopes: ti.Scopes}, nil
+}

@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// timeLayout is RFC 3339 with a fixed-width fraction, so that comparing the
+// stored text compares the instants.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// decoder collects parse errors so scanners can decode several columns and
+// check once.
+type decoder struct{ err error }
+
+func (d *decoder) time(s string) time.Time {
+	t, err := parseTime(s)
+	if err != nil {
+		d.err = errors.Join(d.err, err)
+	}
+	return t
+}
+
+func (d *decoder) json(s string, v any) {
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		d.err = errors.Join(d.err, fmt.Errorf("decode stored JSON: %w", err))
+	}
+}
+
+// jsonText encodes a slice as a JSON array ("[]" for nil).
+func jsonText[T any](v []T) (string, error) {
+	if v == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode JSON: %w", err)
+	}
+	return string(b), nil
+}
+
+// blob stores nil as an empty blob in NOT NULL columns.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// storedSecret is the stored form of a client secret, with times in UTC.
+type storedSecret struct {
+	ID        string     `json:"id"`
+	Hash      []byte     `json:"hash"`
+	Hint      string     `json:"hint"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+func encodeSecrets(in []store.ClientSecret) (string, error) {
+	out := make([]storedSecret, len(in))
+	for i, s := range in {
+		out[i] = storedSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
+		if s.ExpiresAt != nil {
+			e := s.ExpiresAt.UTC()
+			out[i].ExpiresAt = &e
+		}
+	}
+	return jsonText(out)
+}
+
+func decodeSecrets(d *decoder, s string) []store.ClientSecret {
+	var in []storedSecret
+	d.json(s, &in)
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]store.ClientSecret, len(in))
+	for i, s := range in {
+		out[i] = store.ClientSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
+		if s.ExpiresAt != nil {
+			e := s.ExpiresAt.UTC()
+			out[i].ExpiresAt = &e
+		}
+	}
+	return out
+}
+
+// mapErr turns driver errors into the store's sentinel errors.
+func mapErr(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w: %w", store.ErrAlreadyExists, err)
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	switch se.Code() & 0xff { // primary result code
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,254 @@
+// Package sqlite is keyshift's embedded storage backend: one SQLite file in
+// WAL mode, driven by the pure-Go modernc.org/sqlite driver.
+//
+// Writes go through a single connection that begins every transaction with
+// BEGIN IMMEDIATE, so concurrent writers queue in Go instead of failing with
+// SQLITE_BUSY on a read-to-write lock upgrade; reads outside a transaction use
+// a separate pool that WAL lets run beside the writer. synchronous=FULL makes
+// every acknowledged commit survive a crash of the process or the machine.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options configures a Store.
+type Options struct {
+	// Logger receives migration and maintenance messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for default timestamps; nil means time.Now.
+	Now func() time.Time
+	// FeedBuffer is how many changes a subscriber may lag behind before it is
+	// sent a ChangeResync; 0 means store.DefaultFeedBuffer.
+	FeedBuffer int
+}
+
+// Store is a store.Store backed by one SQLite file.
+type Store struct {
+	reader
+	wdb  *sql.DB // one connection; every write transaction runs on it
+	rdb  *sql.DB // read pool
+	wsem chan struct{}
+	feed *store.Feed
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	wdb, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxIdleTime(0)
+	wdb.SetConnMaxLifetime(0)
+
+	if err := prepare(ctx, wdb, opts.Logger); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	rdb, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+
+	s := &Store{
+		reader: reader{q: rdb},
+		wdb:    wdb,
+		rdb:    rdb,
+		wsem:   make(chan struct{}, 1),
+		feed:   store.NewFeed(opts.FeedBuffer),
+		log:    opts.Logger,
+		now:    opts.Now,
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn builds the driver's connection string. Each pragma is applied to every
+// new connection of the pool.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Opaque: path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// prepare checks the journal mode and applies the embedded migrations.
+func prepare(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("read journal mode: %w", err)
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
+		goose.WithDisableGlobalRegistry(true), goose.WithSlog(log))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		log.InfoContext(ctx, "sqlite migration applied",
+			"version", r.Source.Version, "duration", r.Duration)
+	}
+	return nil
+}
+
+// Tx runs fn in one write transaction and publishes its changes after the
+// commit. Transactions are serialised; fn must not call s.Tx itself.
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
+	// The semaphore also orders publication: changes reach subscribers in
+	// commit order.
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: begin: %w", ctx.Err())
+	}
+	defer func() { <-s.wsem }()
+
+	sqltx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
+	}
+	t := &tx{reader: reader{q: sqltx}, tx: sqltx, now: s.now}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqltx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(t); err != nil {
+		if rbErr := sqltx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			s.log.ErrorContext(ctx, "sqlite rollback failed", "err", rbErr)
+		}
+		return err
+	}
+	if err := sqltx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", mapErr(err))
+	}
+	s.feed.Publish(t.changes...)
+	return nil
+}
+
+// Subscribe returns the changes committed through this Store until ctx is done.
+func (s *Store) Subscribe(ctx context.Context) <-chan store.Change {
+	return s.feed.Subscribe(ctx)
+}
+
+// Ping checks that both the writer and the read pool answer.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, db := range []*sql.DB{s.rdb, s.wdb} {
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: ping: %w: %w", store.ErrUnavailable, err)
+		}
+	}
+	return nil
+}
+
+// CheckIntegrity runs SQLite's integrity and foreign key checks.
+func (s *Store) CheckIntegrity(ctx context.Context) error {
+	rows, err := s.rdb.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return fmt.Errorf("sqlite: integrity check: %w", err)
+	}
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			_ = rows.Close()
+			return fmt.Errorf("sqlite: integrity check: %w", err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("sqlite: integrity check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("sqlite: integrity check failed: %q", problems)
+	}
+
+	rows, err = s.rdb.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("sqlite: foreign key check: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("sqlite: foreign key check: %w", err)
+		}
+		return fmt.Errorf("sqlite: foreign key check failed: row %d of %s references missing %s",
+			rowid.Int64, table, parent)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: foreign key check: %w", err)
+	}
+	return nil
+}
+
+// Close closes subscribers' channels and the database.
+func (s *Store) Close() error {
+	s.feed.Close()
+	return errors.Join(s.rdb.Close(), s.wdb.Close())
+}
