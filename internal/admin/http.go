@@ -158,6 +158,6 @@ func jsonErrorDetail(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "truncated JSON"
 	default:
-		return "malformed JSON"
+		return "invalid value in the JSON body (times are RFC 3339)"
 	}
 }

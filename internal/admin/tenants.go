@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -180,23 +181,17 @@ func details(kv ...any) []byte {
 	m := make(map[string]any, len(kv)/2)
 	for i := 0; i+1 < len(kv); i += 2 {
 		k, _ := kv[i].(string)
-		switch val := kv[i+1].(type) {
-		case nil:
-		case *string:
-			if val != nil {
-				m[k] = *val
-			}
-		case *int:
-			if val != nil {
-				m[k] = *val
-			}
-		case *[]string:
-			if val != nil {
-				m[k] = *val
-			}
-		default:
-			m[k] = val
+		val := kv[i+1]
+		if val == nil {
+			continue
 		}
+		if rv := reflect.ValueOf(val); rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				continue
+			}
+			val = rv.Elem().Interface()
+		}
+		m[k] = val
 	}
 	if len(m) == 0 {
 		return nil

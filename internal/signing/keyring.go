@@ -141,7 +141,7 @@ func (k *Keyring) bootstrap(ctx context.Context) error {
 			}
 			details["next"] = next
 		}
-		return appendAudit(ctx, tx, systemEvent("signing_key.create", active, details))
+		return appendAudit(ctx, tx, systemEvent(now, "signing_key.create", active, details))
 	})
 	if err != nil {
 		return fmt.Errorf("signing: create first keys: %w", err)
@@ -309,11 +309,16 @@ func (k *Keyring) createKey(ctx context.Context, tx store.Tx, state string, now,
 // systemActor is the audit actor of keyshift's own scheduled changes.
 const systemActor = "keyshift"
 
-func systemEvent(action, objectID string, details any) store.AuditEvent {
-	return fillEvent(store.AuditEvent{Actor: systemActor, ActorTenant: store.PlatformTenant}, action, objectID, details)
+func systemEvent(now time.Time, action, objectID string, details any) store.AuditEvent {
+	return fillEvent(store.AuditEvent{Actor: systemActor, ActorTenant: store.PlatformTenant}, now, action, objectID, details)
 }
 
-func fillEvent(e store.AuditEvent, action, objectID string, details any) store.AuditEvent {
+// fillEvent completes an audit event; the time comes from the keyring's
+// clock so that events and key timestamps agree.
+func fillEvent(e store.AuditEvent, now time.Time, action, objectID string, details any) store.AuditEvent {
+	if e.Time.IsZero() {
+		e.Time = now
+	}
 	e.Action = action
 	e.ObjectType = "signing_key"
 	e.ObjectID = objectID

@@ -38,6 +38,17 @@ func (d *decoder) time(s string) time.Time {
 	return t
 }
 
+// strings decodes a JSON array, returning nil for an empty one so that a
+// record written with nil slices reads back equal.
+func (d *decoder) strings(s string) []string {
+	var v []string
+	d.json(s, &v)
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
 func (d *decoder) json(s string, v any) {
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		d.err = errors.Join(d.err, fmt.Errorf("decode stored JSON: %w", err))

@@ -92,7 +92,7 @@ func scanScope(sc scanner) (store.Scope, error) {
 		return s, err
 	}
 	var d decoder
-	d.json(perms, &s.Permissions)
+	s.Permissions = d.strings(perms)
 	s.CreatedAt, s.UpdatedAt = d.time(created), d.time(updated)
 	return s, d.err
 }
@@ -122,9 +122,7 @@ func scanClient(sc scanner) (store.Client, error) {
 		return c, err
 	}
 	var d decoder
-	d.json(grants, &c.GrantTypes)
-	d.json(scopes, &c.Scopes)
-	d.json(redirects, &c.RedirectURIs)
+	c.GrantTypes, c.Scopes, c.RedirectURIs = d.strings(grants), d.strings(scopes), d.strings(redirects)
 	c.Secrets = decodeSecrets(&d, secrets)
 	c.AccessTokenTTL = time.Duration(ttl)
 	c.CreatedAt, c.UpdatedAt = d.time(created), d.time(updated)

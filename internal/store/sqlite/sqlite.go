@@ -152,7 +152,7 @@ func prepare(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 
 // Tx runs fn in one write transaction and publishes its changes after the
 // commit. Transactions are serialised; fn must not call s.Tx itself.
-func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	// The semaphore also orders publication: changes reach subscribers in
 	// commit order.
 	select {
@@ -162,24 +162,33 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 	}
 	defer func() { <-s.wsem }()
 
-	sqltx, err := s.wdb.BeginTx(ctx, nil)
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
+	}
+	defer conn.Close()
+	sqltx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
 	}
 	t := &tx{reader: reader{q: sqltx}, tx: sqltx, now: s.now}
+	committed := false
 	defer func() {
-		if p := recover(); p != nil {
-			_ = sqltx.Rollback()
-			panic(p)
+		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
+		if !committed {
+			if err := sqltx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+				s.log.ErrorContext(ctx, "sqlite rollback failed", "err", err)
+			}
 		}
 	}()
 	if err := fn(t); err != nil {
-		if rbErr := sqltx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
-			s.log.ErrorContext(ctx, "sqlite rollback failed", "err", rbErr)
-		}
 		return err
 	}
+	committed = true
 	if err := sqltx.Commit(); err != nil {
+		// A failed COMMIT can leave SQLite's transaction open on the one
+		// writer connection; end it so later transactions can begin.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return fmt.Errorf("sqlite: commit: %w", mapErr(err))
 	}
 	s.feed.Publish(t.changes...)

@@ -1,0 +1,268 @@
+package apikey
+
+import (
+	"cmp"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Bounds of what the recorder keeps per key and day.
+const (
+	// MaxTopRoutes is how many routes are tracked per key and day.
+	MaxTopRoutes = 10
+	// Longer values are cut (at a rune boundary) before being kept, so that
+	// a client cannot make the recorder hold large strings.
+	maxIPLen        = 64
+	maxUserAgentLen = 512
+	maxRouteLen     = 256
+	usageShards     = 64 // a power of two
+	secondsPerDay   = 24 * 60 * 60
+)
+
+// outcomes indexes the per-outcome counters; anything else counts as "other".
+var outcomes = [...]string{CodeAccepted, CodeSunset, CodeBrownout, CodeDisabled, CodeExpired, CodeUnknown, "other"}
+
+func outcomeIndex(code string) int {
+	switch code {
+	case CodeAccepted:
+		return 0
+	case CodeSunset:
+		return 1
+	case CodeBrownout:
+		return 2
+	case CodeDisabled:
+		return 3
+	case CodeExpired:
+		return 4
+	case CodeUnknown:
+		return 5
+	}
+	return len(outcomes) - 1
+}
+
+// RouteCount is the number of uses of a key on one route.
+type RouteCount struct {
+	Route string `json:"route"`
+	// Count is exact while a key uses at most MaxTopRoutes routes a day;
+	// beyond that it is the space-saving estimate, an upper bound.
+	Count uint64 `json:"count"`
+}
+
+// UsageDelta is the usage of one key on one UTC day since the previous Drain,
+// to be added to the stored totals.
+type UsageDelta struct {
+	KeyID string `json:"key_id"`
+	// Day is midnight UTC of the day of use.
+	Day time.Time `json:"day"`
+	// Count is every use, accepted or refused.
+	Count    uint64 `json:"count"`
+	Accepted uint64 `json:"accepted"`
+	// Refusals counts refused uses by decision code; nil when none.
+	Refusals map[string]uint64 `json:"refusals,omitempty"`
+	// LastUsedAt, LastIP and LastUserAgent describe the latest use.
+	LastUsedAt    time.Time `json:"last_used_at"`
+	LastIP        string    `json:"last_ip,omitempty"`
+	LastUserAgent string    `json:"last_user_agent,omitempty"`
+	// Routes are the most used routes, most used first.
+	Routes []RouteCount `json:"routes,omitempty"`
+}
+
+// Recorder counts key uses in memory, per key and UTC day. Record is the
+// per-request path (under 100 ns, no allocation once a key's entry for the
+// day exists); Drain hands the counters to a flusher that writes them in
+// batches. Usage recorded since the last successful flush is lost if the
+// process dies: at most one flush interval.
+//
+// The zero value is not usable; call NewRecorder.
+type Recorder struct {
+	seed   maphash.Seed
+	shards [usageShards]usageShard
+}
+
+// usageShard is padded to its own cache lines so that shards locked by
+// different cores do not contend through false sharing.
+type usageShard struct {
+	mu sync.Mutex
+	m  map[usageKey]*usageEntry
+	_  [128 - 16]byte
+}
+
+type usageKey struct {
+	keyID string
+	day   int64 // days since the Unix epoch, UTC
+}
+
+type usageEntry struct {
+	count     uint64
+	outcomes  [len(outcomes)]uint64
+	lastUsed  int64 // Unix nanoseconds
+	lastIP    string
+	lastUA    string
+	routes    [MaxTopRoutes]RouteCount
+	nroutes   uint8
+	lastRoute uint8 // index of the last route hit: the common case is a repeat
+}
+
+// NewRecorder returns an empty recorder.
+func NewRecorder() *Recorder {
+	r := &Recorder{seed: maphash.MakeSeed()}
+	for i := range r.shards {
+		r.shards[i].m = make(map[usageKey]*usageEntry)
+	}
+	return r
+}
+
+// Record counts one use of key keyID at now with the decision code, the route
+// (the matched pattern, not the raw path, so that the top-routes table stays
+// meaningful), the client IP (without port) and user agent. It is safe for
+// concurrent use. The strings are copied only when they differ from the ones
+// already kept, so steady traffic does not allocate.
+func (r *Recorder) Record(keyID, code, route, ip, userAgent string, now time.Time) {
+	day := unixDay(now)
+	ns := now.UnixNano()
+	s := &r.shards[maphash.String(r.seed, keyID)&(usageShards-1)]
+	s.mu.Lock()
+	e := s.m[usageKey{keyID, day}]
+	if e == nil {
+		e = &usageEntry{}
+		s.m[usageKey{strings.Clone(keyID), day}] = e
+	}
+	e.count++
+	e.outcomes[outcomeIndex(code)]++
+	if ns >= e.lastUsed {
+		e.lastUsed = ns
+		keep(&e.lastIP, ip, maxIPLen)
+		keep(&e.lastUA, userAgent, maxUserAgentLen)
+	}
+	if route != "" {
+		e.addRoute(route)
+	}
+	s.mu.Unlock()
+}
+
+// keep stores a copy of v (cut to max bytes) in *dst unless it is already
+// there: compare first, copy only on change.
+func keep(dst *string, v string, max int) {
+	v = cut(v, max)
+	if *dst != v {
+		*dst = strings.Clone(v)
+	}
+}
+
+func cut(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max]
+}
+
+// addRoute counts route with the space-saving algorithm: a new route beyond
+// the table takes over the least counted slot and inherits its count, so the
+// heavy hitters stay and their counts are upper bounds.
+func (e *usageEntry) addRoute(route string) {
+	if i := e.lastRoute; i < e.nroutes && e.routes[i].Route == route {
+		e.routes[i].Count++
+		return
+	}
+	least := 0
+	for i := 0; i < int(e.nroutes); i++ {
+		if e.routes[i].Route == route {
+			e.routes[i].Count++
+			e.lastRoute = uint8(i)
+			return
+		}
+		if e.routes[i].Count < e.routes[least].Count {
+			least = i
+		}
+	}
+	route = strings.Clone(cut(route, maxRouteLen))
+	if e.nroutes < MaxTopRoutes {
+		least = int(e.nroutes)
+		e.nroutes++
+	}
+	e.routes[least] = RouteCount{Route: route, Count: e.routes[least].Count + 1}
+	e.lastRoute = uint8(least)
+}
+
+// Drain returns the usage recorded since the previous Drain, sorted by key and
+// day, and resets the counters. Entries idle since the previous Drain are
+// dropped, so memory follows the keys in use, not all keys ever seen. The
+// caller owns the result; if writing it fails, it must keep and retry it,
+// since the recorder no longer has it.
+func (r *Recorder) Drain() []UsageDelta {
+	var out []UsageDelta
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if e.count == 0 {
+				delete(s.m, k)
+				continue
+			}
+			out = append(out, e.delta(k))
+			e.reset()
+		}
+		s.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b UsageDelta) int {
+		return cmp.Or(strings.Compare(a.KeyID, b.KeyID), a.Day.Compare(b.Day))
+	})
+	return out
+}
+
+func (e *usageEntry) delta(k usageKey) UsageDelta {
+	d := UsageDelta{
+		KeyID:         k.keyID,
+		Day:           time.Unix(k.day*secondsPerDay, 0).UTC(),
+		Count:         e.count,
+		Accepted:      e.outcomes[0],
+		LastUsedAt:    time.Unix(0, e.lastUsed).UTC(),
+		LastIP:        e.lastIP,
+		LastUserAgent: e.lastUA,
+	}
+	for i := 1; i < len(outcomes); i++ {
+		if n := e.outcomes[i]; n > 0 {
+			if d.Refusals == nil {
+				d.Refusals = make(map[string]uint64)
+			}
+			d.Refusals[outcomes[i]] = n
+		}
+	}
+	for _, rc := range e.routes[:e.nroutes] {
+		if rc.Count > 0 {
+			d.Routes = append(d.Routes, rc)
+		}
+	}
+	if len(d.Routes) > 1 {
+		slices.SortStableFunc(d.Routes, func(a, b RouteCount) int { return cmp.Compare(b.Count, a.Count) })
+	}
+	return d
+}
+
+// reset zeroes the counters of an entry but keeps its last IP, user agent,
+// time and route names, so that the next Record compares instead of copying.
+// A zero-count route is the first to be replaced by a new one.
+func (e *usageEntry) reset() {
+	e.count = 0
+	e.outcomes = [len(outcomes)]uint64{}
+	for i := range e.routes {
+		e.routes[i].Count = 0
+	}
+}
+
+// unixDay returns the UTC day number of t, rounding down before 1970 too.
+func unixDay(t time.Time) int64 {
+	s := t.Unix()
+	d := s / secondsPerDay
+	if s%secondsPerDay < 0 {
+		d--
+	}
+	return d
+}

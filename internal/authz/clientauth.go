@@ -1,0 +1,182 @@
+package authz
+
+import (
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// maxAuthorizationLen bounds the Authorization header we decode.
+const maxAuthorizationLen = 4096
+
+// clientCredentials are the credentials a request presented.
+type clientCredentials struct {
+	method string // AuthMethodBasic or AuthMethodPost
+	id     string
+	secret string
+}
+
+var errBasic = errors.New("malformed Basic credentials")
+
+// parseBasic decodes the credentials of an HTTP Basic Authorization header
+// value (without the scheme): base64 of id ":" secret, where id and secret
+// are each form-urlencoded first (RFC 6749 §2.3.1).
+func parseBasic(token68 string) (id, secret string, err error) {
+	token68 = strings.TrimSpace(token68)
+	if token68 == "" || len(token68) > maxAuthorizationLen {
+		return "", "", errBasic
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(token68)
+	if err != nil {
+		return "", "", errBasic
+	}
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", errBasic
+	}
+	if id, err = url.QueryUnescape(rawID); err != nil {
+		return "", "", errBasic
+	}
+	if secret, err = url.QueryUnescape(rawSecret); err != nil {
+		return "", "", errBasic
+	}
+	if !cleanText(id) || !cleanText(secret) {
+		return "", "", errBasic
+	}
+	return id, secret, nil
+}
+
+// parseClientCredentials finds the client credentials of a request: HTTP
+// Basic or client_id/client_secret in the body, never both (RFC 6749 §2.3:
+// one method per request).
+func parseClientCredentials(h http.Header, f form) (clientCredentials, *Error) {
+	authz := h.Values("Authorization")
+	switch {
+	case len(authz) > 1:
+		return clientCredentials{}, errInvalidRequest("more than one Authorization header")
+	case len(authz) == 1:
+		scheme, rest, _ := strings.Cut(authz[0], " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			// An unsupported authentication method is invalid_client
+			// (RFC 6749 §5.2); the challenge names the one we support.
+			return clientCredentials{}, errInvalidClient()
+		}
+		id, secret, err := parseBasic(rest)
+		if err != nil {
+			return clientCredentials{}, errInvalidRequest(err.Error())
+		}
+		if f.has("client_secret") {
+			return clientCredentials{}, errInvalidRequest("client credentials in both the Authorization header and the body")
+		}
+		if f.has("client_id") && f.get("client_id") != id {
+			return clientCredentials{}, errInvalidRequest("client_id in the body differs from the Authorization header")
+		}
+		return clientCredentials{method: AuthMethodBasic, id: id, secret: secret}, nil
+	case f.has("client_secret"):
+		if !f.has("client_id") {
+			return clientCredentials{}, errInvalidRequest("client_secret without client_id")
+		}
+		return clientCredentials{method: AuthMethodPost, id: f.get("client_id"), secret: f.get("client_secret")}, nil
+	default:
+		// No credentials, or a client_id alone (a public client): this
+		// server has no public clients on these endpoints.
+		return clientCredentials{}, errInvalidClient()
+	}
+}
+
+// dummyHash is compared against when the client is unknown, so unknown and
+// known clients cost the same.
+var dummyHash = credential.Hash("kss_dummy-secret-for-constant-work")
+
+// secretMatches reports whether secret is one of the client's live secrets
+// at now. It hashes and compares against two slots whatever the client
+// holds, so timing says nothing about the client or its secrets.
+func secretMatches(c *store.Client, secret string, now time.Time) bool {
+	if !credential.Valid(credential.PrefixClientSecret, secret) {
+		return false // format is public knowledge; no need to hide it
+	}
+	h := credential.Hash(secret)
+	match := false
+	for i := range 2 {
+		want, live := dummyHash[:], false
+		if c != nil && i < len(c.Secrets) {
+			s := c.Secrets[i]
+			want, live = s.Hash, s.ExpiresAt == nil || now.Before(*s.ExpiresAt)
+		}
+		if credential.Equal(h[:], want) && live {
+			match = true
+		}
+	}
+	return match
+}
+
+// clientAuthMethod is the client's registered method; RFC 7591 §2 makes
+// client_secret_basic the default.
+func clientAuthMethod(c *store.Client) string {
+	if c.AuthMethod == "" {
+		return AuthMethodBasic
+	}
+	return c.AuthMethod
+}
+
+// authenticateClient authenticates the request's client against the cache.
+// Every failure gives the same invalid_client, recorded against the remote
+// address and, for a known client, its id. A client id or address that has
+// used up its failures is refused before its credentials are checked.
+func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, endpoint string) (*store.Client, *Error) {
+	now := s.cfg.Now()
+	addr := remoteAddr(r)
+	wait, limited := s.addrLimiter.blocked(addr, now)
+	if w, l := s.clientLimiter.blocked(cred.id, now); l {
+		wait, limited = max(wait, w), true
+	}
+	if limited {
+		s.metrics.throttled.WithLabelValues(endpoint).Inc()
+		s.log.Warn("client authentication throttled", "endpoint", endpoint, "client_id", logID(cred.id), "remote_addr", addr)
+		return nil, errThrottled(wait)
+	}
+	c, tenantActive := s.clients.lookup(cred.id)
+	ok := secretMatches(c, cred.secret, now)
+	ok = ok && c != nil && clientAuthMethod(c) == cred.method &&
+		c.Status == store.StatusActive && tenantActive
+	if ok {
+		return c, nil
+	}
+	s.addrLimiter.fail(addr, now)
+	if c != nil {
+		s.clientLimiter.fail(c.ID, now)
+	}
+	s.log.Info("client authentication failed", "endpoint", endpoint, "client_id", logID(cred.id), "remote_addr", addr, "method", cred.method)
+	return nil, errInvalidClient()
+}
+
+// remoteAddr is the host of the connection's peer. keyshift does not trust
+// X-Forwarded-For: behind a proxy every client shares the proxy's address
+// (a trusted-proxy setting is future work).
+func remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// logID makes a request-supplied client id safe to log: bounded and
+// printable, since a secret pasted into the id field must not be logged
+// in full.
+func logID(id string) string {
+	if credential.Valid(credential.PrefixClientSecret, id) {
+		return "(a client secret)"
+	}
+	if len(id) > 64 || !cleanText(id) {
+		return "(unprintable)"
+	}
+	return id
+}

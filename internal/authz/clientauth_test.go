@@ -1,0 +1,154 @@
+package authz
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+func basic(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+}
+
+func TestParseBasic(t *testing.T) {
+	tests := []struct {
+		name       string
+		in         string
+		id, secret string
+		ok         bool
+	}{
+		{"plain", basic("c1", "s1"), "c1", "s1", true},
+		{"form-encoded id and secret", basic("a b:c", "x+y%z"), "a b:c", "x+y%z", true},
+		{"raw colon in secret", base64.StdEncoding.EncodeToString([]byte("id:se:cret")), "id", "se:cret", true},
+		{"surrounding spaces", "  " + basic("c", "s") + " ", "c", "s", true},
+		{"empty id and secret", base64.StdEncoding.EncodeToString([]byte(":")), "", "", true},
+		{"no colon", base64.StdEncoding.EncodeToString([]byte("idsecret")), "", "", false},
+		{"not base64", "!!!", "", "", false},
+		{"missing padding", strings.TrimRight(basic("c1", "s1"), "="), "", "", false},
+		{"empty", "", "", "", false},
+		{"bad percent encoding", base64.StdEncoding.EncodeToString([]byte("a%zz:b")), "", "", false},
+		{"NUL in secret", base64.StdEncoding.EncodeToString([]byte("a:b\x00")), "", "", false},
+		{"too long", strings.Repeat("A", maxAuthorizationLen+4), "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, secret, err := parseBasic(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("parseBasic(%q) err = %v, want ok=%v", tt.in, err, tt.ok)
+			}
+			if tt.ok && (id != tt.id || secret != tt.secret) {
+				t.Fatalf("parseBasic = %q, %q; want %q, %q", id, secret, tt.id, tt.secret)
+			}
+		})
+	}
+}
+
+func TestParseClientCredentials(t *testing.T) {
+	tests := []struct {
+		name   string
+		auth   []string
+		form   form
+		method string
+		code   string
+	}{
+		{"basic", []string{"Basic " + basic("c", "s")}, form{}, AuthMethodBasic, ""},
+		{"basic scheme any case", []string{"bAsIc " + basic("c", "s")}, form{}, AuthMethodBasic, ""},
+		{"basic with same client_id in body", []string{"Basic " + basic("c", "s")}, form{"client_id": "c"}, AuthMethodBasic, ""},
+		{"post", nil, form{"client_id": "c", "client_secret": "s"}, AuthMethodPost, ""},
+		{"basic and post secret", []string{"Basic " + basic("c", "s")}, form{"client_id": "c", "client_secret": "s"}, "", CodeInvalidRequest},
+		{"basic with other client_id", []string{"Basic " + basic("c", "s")}, form{"client_id": "d"}, "", CodeInvalidRequest},
+		{"two Authorization headers", []string{"Basic " + basic("c", "s"), "Basic " + basic("c", "s")}, form{}, "", CodeInvalidRequest},
+		{"malformed basic", []string{"Basic ###"}, form{}, "", CodeInvalidRequest},
+		{"bearer scheme", []string{"Bearer abc"}, form{}, "", CodeInvalidClient},
+		{"secret without id", nil, form{"client_secret": "s"}, "", CodeInvalidRequest},
+		{"id alone", nil, form{"client_id": "c"}, "", CodeInvalidClient},
+		{"nothing", nil, form{}, "", CodeInvalidClient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.auth {
+				h.Add("Authorization", v)
+			}
+			cred, e := parseClientCredentials(h, tt.form)
+			if tt.code != "" {
+				if e == nil || e.Code != tt.code {
+					t.Fatalf("got %+v, %v; want %s", cred, e, tt.code)
+				}
+				return
+			}
+			if e != nil || cred.method != tt.method || cred.id != "c" || cred.secret != "s" {
+				t.Fatalf("got %+v, %v", cred, e)
+			}
+		})
+	}
+}
+
+func TestSecretMatches(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cur, prev, other := credential.New(credential.PrefixClientSecret), credential.New(credential.PrefixClientSecret), credential.New(credential.PrefixClientSecret)
+	hc, hp := credential.Hash(cur), credential.Hash(prev)
+	past, future := now.Add(-time.Second), now.Add(time.Hour)
+	c := &store.Client{Secrets: []store.ClientSecret{{Hash: hc[:]}, {Hash: hp[:], ExpiresAt: &future}}}
+	expired := &store.Client{Secrets: []store.ClientSecret{{Hash: hc[:]}, {Hash: hp[:], ExpiresAt: &past}}}
+	tests := []struct {
+		name   string
+		c      *store.Client
+		secret string
+		want   bool
+	}{
+		{"current secret", c, cur, true},
+		{"previous secret before expiry", c, prev, true},
+		{"previous secret after expiry", expired, prev, false},
+		{"current next to expired", expired, cur, true},
+		{"other secret", c, other, false},
+		{"malformed secret", c, "kss_short", false},
+		{"unknown client", nil, cur, false},
+		{"empty", c, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := secretMatches(tt.c, tt.secret, now); got != tt.want {
+				t.Fatalf("secretMatches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseBasic(f *testing.F) {
+	for _, s := range []string{
+		basic("c1", "s1"), basic("a b", "x+y"), "", "!!!", base64.StdEncoding.EncodeToString([]byte("nocolon")),
+		base64.StdEncoding.EncodeToString([]byte("a%zz:b")), base64.StdEncoding.EncodeToString([]byte(":")),
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		id, secret, err := parseBasic(in)
+		if err != nil {
+			if id != "" || secret != "" {
+				t.Fatal("credentials returned with an error")
+			}
+			return
+		}
+		if !cleanText(id) || !cleanText(secret) {
+			t.Fatalf("unclean credentials %q %q", id, secret)
+		}
+		// What we accept, an RFC 6749 client would have encoded the same way.
+		id2, secret2, err := parseBasic(basic(id, secret))
+		if err != nil || id2 != id || secret2 != secret {
+			t.Fatalf("round trip %q %q: %q %q %v", id, secret, id2, secret2, err)
+		}
+		// The header parser must agree with the value parser.
+		h := http.Header{"Authorization": {"Basic " + in}}
+		cred, e := parseClientCredentials(h, form{})
+		if e != nil || cred.id != id || cred.secret != secret {
+			t.Fatalf("parseClientCredentials: %+v %v", cred, e)
+		}
+	})
+}

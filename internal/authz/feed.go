@@ -1,0 +1,114 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// Timings of cache maintenance.
+const (
+	retryDelay    = 2 * time.Second // after a failed reload or a closed feed
+	sweepInterval = time.Minute     // expired revocations, refilled limiter buckets
+)
+
+// Start loads every client, tenant status, unexpired revocation and the
+// scope catalogue into memory, then follows the store's change feed in a
+// goroutine until ctx is done. It returns once the initial load is done.
+func (s *Server) Start(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("authz: already started")
+	}
+	// Subscribe before loading so no change between the two is missed.
+	feed := s.st.Subscribe(ctx)
+	if err := s.reloadAll(ctx); err != nil {
+		return fmt.Errorf("authz: initial load: %w", err)
+	}
+	s.log.Info("authz caches loaded", "clients", s.clients.len(), "revocations", s.revoked.len())
+	go s.follow(ctx, feed)
+	return nil
+}
+
+// reloadAll reloads every cache from the store.
+func (s *Server) reloadAll(ctx context.Context) error {
+	if err := s.clients.loadAll(ctx, s.st); err != nil {
+		return err
+	}
+	if err := s.revoked.loadAll(ctx, s.st, s.cfg.Now()); err != nil {
+		return err
+	}
+	return s.loadScopes(ctx)
+}
+
+// follow applies changes from feed until ctx is done. A failed reload or a
+// closed feed leads to a full reload shortly after; a periodic full reload
+// backs up the feed in case a notification is lost on the way.
+func (s *Server) follow(ctx context.Context, feed <-chan store.Change) {
+	resync := time.NewTicker(s.cfg.ResyncInterval)
+	defer resync.Stop()
+	sweep := time.NewTicker(sweepInterval)
+	defer sweep.Stop()
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ch, ok := <-feed:
+			if !ok {
+				if ctx.Err() != nil {
+					return
+				}
+				s.log.Warn("authz: change feed closed; resubscribing")
+				feed, retry = nil, time.After(retryDelay)
+				continue
+			}
+			if err := s.apply(ctx, ch); err != nil {
+				s.log.Warn("authz: cache update failed; full reload scheduled", "kind", ch.Kind, "id", ch.ID, "err", err)
+				retry = time.After(retryDelay)
+			}
+		case <-retry:
+			retry = nil
+			if feed == nil {
+				feed = s.st.Subscribe(ctx)
+			}
+			if err := s.reloadAll(ctx); err != nil {
+				s.log.Warn("authz: full reload failed; retrying", "err", err)
+				retry = time.After(retryDelay)
+			}
+		case <-resync.C:
+			if err := s.reloadAll(ctx); err != nil {
+				s.log.Warn("authz: periodic reload failed; retrying", "err", err)
+				retry = time.After(retryDelay)
+			}
+		case <-sweep.C:
+			now := s.cfg.Now()
+			s.revoked.sweep(now)
+			s.clientLimiter.sweepAll(now)
+			s.addrLimiter.sweepAll(now)
+		}
+	}
+}
+
+// apply updates the caches for one change.
+func (s *Server) apply(ctx context.Context, ch store.Change) error {
+	switch ch.Kind {
+	case store.ChangeClient:
+		return s.clients.loadClient(ctx, s.st, ch.ID)
+	case store.ChangeTenant:
+		return s.clients.loadTenant(ctx, s.st, ch.ID)
+	case store.ChangeRevocation:
+		if ch.ID == "" {
+			return s.revoked.loadAll(ctx, s.st, s.cfg.Now())
+		}
+		return s.revoked.loadOne(ctx, s.st, ch.ID)
+	case store.ChangeScope:
+		return s.loadScopes(ctx)
+	case store.ChangeResync:
+		return s.reloadAll(ctx)
+	default:
+		return nil // signing keys are the Signer's business
+	}
+}

@@ -1,0 +1,121 @@
+package authz
+
+import (
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults of the failed-authentication limiter: ten failures, then one
+// more every six seconds.
+const (
+	defaultFailureBurst = 10
+	defaultFailureRate  = rate.Limit(1.0 / 6)
+	// defaultMaxTracked bounds the memory of one limiter.
+	defaultMaxTracked = 100_000
+)
+
+// failureLimiter is a token bucket per key (a client id or a remote address)
+// that only failed authentications drain. A key with an empty bucket is
+// refused before its credentials are even checked, so a correct secret is
+// refused too until the bucket refills: that is what stops guessing, at the
+// price that an attacker who knows a client id can hold it off (the per-id
+// bucket refills at FailureRate, so the client recovers once attacks stop).
+type failureLimiter struct {
+	limit rate.Limit
+	burst int
+	max   int
+
+	mu        sync.Mutex
+	buckets   map[string]*rate.Limiter
+	lastSweep time.Time
+}
+
+// newFailureLimiter returns a limiter, or nil (limit nothing) when burst < 0.
+func newFailureLimiter(limit rate.Limit, burst, maxTracked int) *failureLimiter {
+	if burst < 0 {
+		return nil
+	}
+	return &failureLimiter{limit: limit, burst: burst, max: maxTracked, buckets: map[string]*rate.Limiter{}}
+}
+
+// blocked reports whether key has no failure left at now, and when one will
+// be available again.
+func (l *failureLimiter) blocked(key string, now time.Time) (time.Duration, bool) {
+	if l == nil || key == "" {
+		return 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		return 0, false
+	}
+	tokens := b.TokensAt(now)
+	if tokens >= 1 {
+		return 0, false
+	}
+	if l.limit <= 0 {
+		return time.Hour, true
+	}
+	wait := time.Duration(math.Ceil((1 - tokens) / float64(l.limit) * float64(time.Second)))
+	return max(wait, time.Second), true
+}
+
+// fail records a failed authentication for key at now.
+func (l *failureLimiter) fail(key string, now time.Time) {
+	if l == nil || key == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= l.max {
+			l.sweep(now)
+			if len(l.buckets) >= l.max {
+				// Full of keys under attack: stop tracking new ones rather
+				// than grow without bound. The other limiter (address or
+				// client id) still applies.
+				return
+			}
+		}
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets[key] = b
+	}
+	b.AllowN(now, 1)
+}
+
+// sweep forgets buckets that have refilled completely: they hold no state a
+// fresh bucket would not. It runs at most once a second.
+func (l *failureLimiter) sweep(now time.Time) {
+	if now.Sub(l.lastSweep) < time.Second {
+		return
+	}
+	l.lastSweep = now
+	for k, b := range l.buckets {
+		if b.TokensAt(now) >= float64(l.burst) {
+			delete(l.buckets, k)
+		}
+	}
+}
+
+// size returns the number of tracked keys (for tests).
+func (l *failureLimiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}
+
+// sweepAll forgets refilled buckets now (periodic maintenance).
+func (l *failureLimiter) sweepAll(now time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastSweep = time.Time{}
+	l.sweep(now)
+}

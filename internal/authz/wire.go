@@ -1,0 +1,114 @@
+package authz
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+)
+
+// Grant types, token types and client authentication methods on the wire.
+const (
+	GrantClientCredentials = "client_credentials"
+
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+
+	// TokenTypeAccessJWT is the JWS "typ" of access tokens (RFC 9068 §2.1).
+	TokenTypeAccessJWT = "at+jwt"
+	tokenTypeBearer    = "Bearer"
+)
+
+// tokenRequest is a token request after framing, client authentication and
+// scope syntax checks: what a grant gets to decide on.
+type tokenRequest struct {
+	grantType string
+	form      form
+	// scopes are the requested scopes, parsed and deduplicated; nil when
+	// the request named none.
+	scopes []string
+	now    int64 // unix seconds, from the server clock
+}
+
+// tokenResponse is the RFC 6749 §5.1 success response. No refresh token:
+// client_credentials must not return one (RFC 6749 §4.4.3).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// accessClaims are the claims of a keyshift access token (RFC 9068 §2.2),
+// a struct rather than a map so marshalling stays cheap on the hot path.
+type accessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  audience `json:"aud"`
+	ExpiresAt int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	JTI       string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	Tenant    string   `json:"tenant"`
+}
+
+// audience is the JWT "aud" claim: written as one string, read as a string
+// or an array (RFC 7519 §4.1.3).
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud is neither a string nor an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+func (a audience) contains(s string) bool { return slices.Contains(a, s) }
+
+// introspection is the RFC 7662 §2.2 response. An inactive token is
+// answered with "active" alone.
+type introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Subject   string `json:"sub,omitempty"`
+	Audience  string `json:"aud,omitempty"`
+	Issuer    string `json:"iss,omitempty"`
+	ExpiresAt int64  `json:"exp,omitempty"`
+	IssuedAt  int64  `json:"iat,omitempty"`
+	NotBefore int64  `json:"nbf,omitempty"`
+	JTI       string `json:"jti,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Tenant    string `json:"tenant,omitempty"`
+}
+
+// metadata is the authorization server metadata (RFC 8414 §2), also
+// served as the OpenID configuration. It lists only what exists.
+type metadata struct {
+	Issuer                           string   `json:"issuer"`
+	TokenEndpoint                    string   `json:"token_endpoint"`
+	JWKSURI                          string   `json:"jwks_uri"`
+	IntrospectionEndpoint            string   `json:"introspection_endpoint"`
+	RevocationEndpoint               string   `json:"revocation_endpoint"`
+	ScopesSupported                  []string `json:"scopes_supported"`
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	GrantTypesSupported              []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
+}

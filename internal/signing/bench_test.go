@@ -1,0 +1,65 @@
+package signing
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// benchClaims is the shape of an RFC 9068 access token's claims.
+type benchClaims struct {
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"`
+	Aud      string `json:"aud"`
+	Exp      int64  `json:"exp"`
+	Iat      int64  `json:"iat"`
+	Jti      string `json:"jti"`
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Tenant   string `json:"tenant"`
+}
+
+func newBenchClaims() benchClaims {
+	now := time.Unix(1767225600, 0)
+	return benchClaims{
+		Iss: "https://auth.example.com", Sub: "cl_0123456789abcdef", Aud: "https://api.example.com",
+		Exp: now.Add(24 * time.Hour).Unix(), Iat: now.Unix(), Jti: "0123456789abcdefghijkl",
+		ClientID: "cl_0123456789abcdef", Scope: "core.invoice.read core.invoice.write", Tenant: "acme",
+	}
+}
+
+func BenchmarkSign(b *testing.B) {
+	for _, alg := range algs {
+		b.Run(alg, func(b *testing.B) {
+			k := newMemKeyring(b, alg, store.KeyActive, store.KeyNext)
+			claims := newBenchClaims()
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				if _, err := k.Sign("at+jwt", claims); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tokens/s")
+		})
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	for _, alg := range algs {
+		b.Run(alg, func(b *testing.B) {
+			k := newMemKeyring(b, alg, store.KeyActive, store.KeyNext, store.KeyRetired)
+			tok, err := k.Sign("at+jwt", newBenchClaims())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := k.Verify(tok, "at+jwt"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
