@@ -118,24 +118,8 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 	if !p.canSeeTenant(tenant) {
 		return CreateClientResponse{}, errNotFound("tenant")
 	}
-	if len(req.GrantTypes) == 0 {
-		req.GrantTypes = []string{GrantClientCredentials}
-	}
-	if req.AuthMethod == "" {
-		req.AuthMethod = AuthClientSecretBasic
-	}
-	if req.AccessTokenTTLSeconds == 0 {
-		req.AccessTokenTTLSeconds = maxAccessTokenTTLSecond
-	}
-	var v validation
-	checkText(&v, "name", req.Name, maxNameLen, true)
-	checkGrantTypes(&v, req.GrantTypes)
-	checkAuthMethod(&v, req.AuthMethod)
-	checkContact(&v, req.Contact)
-	checkTTL(&v, req.AccessTokenTTLSeconds)
-	checkRedirectURIs(&v, req.RedirectURIs)
-	checkScopeList(&v, req.Scopes)
-	if err := v.err(); err != nil {
+	req, err := validateClientCreate(req)
+	if err != nil {
 		return CreateClientResponse{}, err
 	}
 
@@ -148,7 +132,7 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 		AccessTokenTTL: time.Duration(req.AccessTokenTTLSeconds) * time.Second,
 		Status:         store.StatusActive, CreatedAt: now, UpdatedAt: now,
 	}
-	err := a.st.Tx(ctx, func(tx store.Tx) error {
+	err = a.st.Tx(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetTenant(ctx, tenant); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return errNotFound("tenant")
@@ -176,6 +160,29 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 		return CreateClientResponse{}, fmt.Errorf("create client in %s: %w", tenant, err)
 	}
 	return CreateClientResponse{ClientView: NewClientView(c), ClientSecret: secret}, nil
+}
+
+// validateClientCreate applies the defaults and checks the fields that need
+// no store; the catalogue and login checks happen in the transaction.
+func validateClientCreate(req CreateClientRequest) (CreateClientRequest, error) {
+	if len(req.GrantTypes) == 0 {
+		req.GrantTypes = []string{GrantClientCredentials}
+	}
+	if req.AuthMethod == "" {
+		req.AuthMethod = AuthClientSecretBasic
+	}
+	if req.AccessTokenTTLSeconds == 0 {
+		req.AccessTokenTTLSeconds = maxAccessTokenTTLSecond
+	}
+	var v validation
+	checkText(&v, "name", req.Name, maxNameLen, true)
+	checkGrantTypes(&v, req.GrantTypes)
+	checkAuthMethod(&v, req.AuthMethod)
+	checkContact(&v, req.Contact)
+	checkTTL(&v, req.AccessTokenTTLSeconds)
+	checkRedirectURIs(&v, req.RedirectURIs)
+	checkScopeList(&v, req.Scopes)
+	return req, v.err()
 }
 
 // newSecret makes a client secret and the record that stores its hash.
@@ -425,70 +432,6 @@ func checkLoginFree(ctx context.Context, tx store.Tx, tenant, self, login string
 		}
 	}
 	return nil
-}
-
-func checkGrantTypes(v *validation, gts []string) {
-	for i, g := range gts {
-		if g != GrantClientCredentials {
-			v.add(fmt.Sprintf("grant_types[%d]", i), `only "client_credentials" is supported`)
-		}
-	}
-	if hasDuplicates(gts) {
-		v.add("grant_types", "must not repeat a grant type")
-	}
-}
-
-func checkAuthMethod(v *validation, m string) {
-	if m != AuthClientSecretBasic && m != AuthClientSecretPost {
-		v.add("token_endpoint_auth_method", `must be "client_secret_basic" or "client_secret_post"`)
-	}
-}
-
-func checkContact(v *validation, c store.Contact) {
-	checkLogin(v, "contact.login", c.Login)
-	checkText(v, "contact.first_name", c.FirstName, maxPersonNameLen, false)
-	checkText(v, "contact.last_name", c.LastName, maxPersonNameLen, false)
-	checkEmail(v, "contact.email", c.Email)
-}
-
-func checkTTL(v *validation, secs int) {
-	if secs < minAccessTokenTTLSecond || secs > maxAccessTokenTTLSecond {
-		v.add("access_token_ttl_seconds", fmt.Sprintf("must be between %d and %d", minAccessTokenTTLSecond, maxAccessTokenTTLSecond))
-	}
-}
-
-func checkRedirectURIs(v *validation, uris []string) {
-	if len(uris) > maxListLen {
-		v.add("redirect_uris", "too many redirect URIs")
-	}
-	for i, u := range uris {
-		if msg := checkRedirectURI(u); msg != "" {
-			v.add(fmt.Sprintf("redirect_uris[%d]", i), msg)
-		}
-	}
-	if hasDuplicates(uris) {
-		v.add("redirect_uris", "must not repeat a URI")
-	}
-}
-
-// checkScopeList checks the shape of a client's scope list; the catalogue
-// check happens in the transaction (checkGrantable).
-func checkScopeList(v *validation, scopes []string) {
-	switch {
-	case len(scopes) == 0:
-		v.add("scopes", "at least one scope is required")
-	case len(scopes) > maxListLen:
-		v.add("scopes", "too many scopes")
-	case hasDuplicates(scopes):
-		v.add("scopes", "must not repeat a scope")
-	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func (a *API) handleCreateClient(w http.ResponseWriter, r *http.Request, p Principal) error {

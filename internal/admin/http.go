@@ -47,10 +47,27 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.Handle(rt.pattern, a.wrap(rt.h))
 	}
 	// Anything else under the prefix answers with a problem, not the mux's
-	// plain-text 404, so clients can always parse admin errors.
-	mux.Handle("/admin/v1/", a.wrap(func(http.ResponseWriter, *http.Request, Principal) error {
+	// plain text, so clients can always parse admin errors.
+	mux.Handle("/admin/v1/", a.wrap(func(w http.ResponseWriter, r *http.Request, _ Principal) error {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+				r.Method+" is not allowed here")
+		}
 		return errNotFound("resource")
 	}))
+}
+
+// allowedMethods lists the methods with an admin route for r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/admin/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // wrap authenticates the request, runs h and writes any error as a problem.

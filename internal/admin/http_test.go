@@ -1,7 +1,10 @@
 package admin
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -146,5 +149,48 @@ func TestResponses_NoStore(t *testing.T) {
 	r := e.call(t, tokOperator, http.MethodGet, "/admin/v1/scopes", nil)
 	if r.status != http.StatusOK || r.header.Get("Cache-Control") != "no-store" || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, headers %v", r.status, r.header)
+	}
+}
+
+func TestRouting_WrongMethod_405WithAllow(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct{ method, path, allow string }{
+		{http.MethodPut, "/admin/v1/tenants", "GET, POST"},
+		{http.MethodPost, "/admin/v1/tenants/acme", "GET, PATCH, DELETE"},
+		{http.MethodGet, "/admin/v1/signing-keys/rotate", "POST"},
+		{http.MethodDelete, "/admin/v1/scopes/core.invoice.read", "PUT"},
+	}
+	for _, tt := range tests {
+		r := e.call(t, tokOperator, tt.method, tt.path, nil)
+		if r.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s = %d, want 405", tt.method, tt.path, r.status)
+			continue
+		}
+		r.problem(t)
+		if got := r.header.Get("Allow"); got != tt.allow {
+			t.Errorf("%s %s: Allow = %q, want %q", tt.method, tt.path, got, tt.allow)
+		}
+	}
+}
+
+type panicAuth struct{}
+
+func (panicAuth) Authenticate(context.Context, string) (Principal, error) { panic("boom") }
+
+func TestWrap_Panic_500ProblemWithoutDetails(t *testing.T) {
+	e := newEnv(t)
+	api := New(e.st, panicAuth{}, nil, Config{Logger: slog.New(slog.DiscardHandler)})
+	mux := http.NewServeMux()
+	api.Register(mux)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/admin/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer x")
+	mux.ServeHTTP(rec, req)
+	r := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	if r.status != http.StatusInternalServerError {
+		t.Fatalf("status = %d", r.status)
+	}
+	if p := r.problem(t); strings.Contains(p.Detail, "boom") {
+		t.Errorf("detail leaks the panic: %q", p.Detail)
 	}
 }

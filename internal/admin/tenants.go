@@ -182,7 +182,7 @@ func details(kv ...any) []byte {
 	for i := 0; i+1 < len(kv); i += 2 {
 		k, _ := kv[i].(string)
 		val := kv[i+1]
-		if val == nil {
+		if val == nil || val == "" {
 			continue
 		}
 		if rv := reflect.ValueOf(val); rv.Kind() == reflect.Pointer {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/keyshift/keyshift/internal/store"
 )
 
 var (
@@ -158,4 +161,68 @@ func hasDuplicates(list []string) bool {
 		seen[s] = struct{}{}
 	}
 	return false
+}
+
+func checkGrantTypes(v *validation, gts []string) {
+	for i, g := range gts {
+		if g != GrantClientCredentials {
+			v.add(fmt.Sprintf("grant_types[%d]", i), `only "client_credentials" is supported`)
+		}
+	}
+	if hasDuplicates(gts) {
+		v.add("grant_types", "must not repeat a grant type")
+	}
+}
+
+func checkAuthMethod(v *validation, m string) {
+	if m != AuthClientSecretBasic && m != AuthClientSecretPost {
+		v.add("token_endpoint_auth_method", `must be "client_secret_basic" or "client_secret_post"`)
+	}
+}
+
+func checkContact(v *validation, c store.Contact) {
+	checkLogin(v, "contact.login", c.Login)
+	checkText(v, "contact.first_name", c.FirstName, maxPersonNameLen, false)
+	checkText(v, "contact.last_name", c.LastName, maxPersonNameLen, false)
+	checkEmail(v, "contact.email", c.Email)
+}
+
+func checkTTL(v *validation, secs int) {
+	if secs < minAccessTokenTTLSecond || secs > maxAccessTokenTTLSecond {
+		v.add("access_token_ttl_seconds", fmt.Sprintf("must be between %d and %d", minAccessTokenTTLSecond, maxAccessTokenTTLSecond))
+	}
+}
+
+func checkRedirectURIs(v *validation, uris []string) {
+	if len(uris) > maxListLen {
+		v.add("redirect_uris", "too many redirect URIs")
+	}
+	for i, u := range uris {
+		if msg := checkRedirectURI(u); msg != "" {
+			v.add(fmt.Sprintf("redirect_uris[%d]", i), msg)
+		}
+	}
+	if hasDuplicates(uris) {
+		v.add("redirect_uris", "must not repeat a URI")
+	}
+}
+
+// checkScopeList checks the shape of a client's scope list; the catalogue
+// check happens in the transaction (checkGrantable).
+func checkScopeList(v *validation, scopes []string) {
+	switch {
+	case len(scopes) == 0:
+		v.add("scopes", "at least one scope is required")
+	case len(scopes) > maxListLen:
+		v.add("scopes", "too many scopes")
+	case hasDuplicates(scopes):
+		v.add("scopes", "must not repeat a scope")
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

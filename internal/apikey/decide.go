@@ -77,11 +77,12 @@ func Unknown() Decision { return Decision{Code: CodeUnknown, Reason: reasonUnkno
 // say when keys go away for good.
 func Decide(t Timeline, tenant TenantInfo, k Key, now time.Time) Decision {
 	var d Decision
+	var x *Extension
 	if k.Owner != OwnerPlatform {
 		// Anything not explicitly platform-owned is treated as a tenant
 		// key: the timeline fails closed.
 		d.Deprecation = t.DeprecatedAt
-		if x := t.extension(tenant.ID); x != nil {
+		if x = t.extension(tenant.ID); x != nil {
 			d.Sunset = &x.KeysOffAt
 		} else {
 			d.Sunset = t.KeysOffAt
@@ -97,7 +98,7 @@ func Decide(t Timeline, tenant TenantInfo, k Key, now time.Time) Decision {
 	case d.Sunset != nil && !now.Before(*d.Sunset):
 		return d.refuse(CodeSunset, reasonSunset)
 	}
-	if end := t.brownoutAt(tenant.ID, now); end != nil {
+	if end := t.brownoutAt(tenant.ID, x != nil, now); end != nil {
 		d.BrownoutEnd = end
 		return d.refuse(CodeBrownout, reasonBrownout)
 	}
@@ -120,8 +121,7 @@ func (d Decision) accept(reason string) Decision {
 // brownoutAt returns the end of the brownout that refuses tenant's keys at
 // now, or nil. When windows of a tenant and a global one overlap, the first
 // in the list wins; Validate refuses such overlaps anyway.
-func (t Timeline) brownoutAt(tenant string, now time.Time) *time.Time {
-	extended := t.extension(tenant) != nil
+func (t Timeline) brownoutAt(tenant string, extended bool, now time.Time) *time.Time {
 	for i := range t.Brownouts {
 		b := &t.Brownouts[i]
 		if now.Before(b.Start) || !now.Before(b.End) {

@@ -132,7 +132,7 @@ func validChecksum(key string) bool {
 		return false
 	}
 	for i := len(credential.PrefixAPIKey); i < len(key); i++ {
-		if strings.IndexByte(base62, key[i]) < 0 {
+		if c := key[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
 			return false
 		}
 	}

@@ -127,6 +127,9 @@ func FuzzParseHeader(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
+		if validChecksum(value) != credential.Valid(credential.PrefixAPIKey, value) {
+			t.Fatalf("checksum disagrees with package credential on %q", value)
+		}
 		key, err := ParseHeader(value)
 		if err != nil {
 			if key != "" {

@@ -30,34 +30,63 @@ func Headers(d Decision, guideURL string) http.Header {
 //
 // Sunset is never earlier than Deprecation (RFC 8594 §3): should a timeline
 // still say so, Sunset is moved to the Deprecation date. The Link relations
-// are sent only with a guide URL and for the signals present. Platform keys'
-// decisions carry no signals, so nothing is written for them.
+// are sent only with a guide URL and for the signals present, added to any
+// Link the handler set. Platform keys' decisions carry no signals, so
+// nothing is written for them.
 func SetHeaders(h http.Header, d Decision, guideURL string) {
+	// The guard calls this on every key request: the three values are built
+	// in one buffer and share one string and one slice (two allocations).
+	var buf [192]byte
+	b := buf[:0]
 	if d.Deprecation != nil {
-		h.Set(HeaderDeprecation, "@"+strconv.FormatInt(d.Deprecation.Unix(), 10))
+		b = append(b, '@')
+		b = strconv.AppendInt(b, d.Deprecation.Unix(), 10)
 	}
+	depEnd := len(b)
 	if d.Sunset != nil {
 		sunset := *d.Sunset
 		if d.Deprecation != nil && sunset.Before(*d.Deprecation) {
 			sunset = *d.Deprecation
 		}
-		h.Set(HeaderSunset, sunset.UTC().Format(http.TimeFormat))
+		b = sunset.UTC().AppendFormat(b, http.TimeFormat)
 	}
-	if guideURL == "" {
+	sunEnd := len(b)
+	if guideURL != "" {
+		if d.Deprecation != nil {
+			b = append(b, '<')
+			b = append(b, guideURL...)
+			b = append(b, `>; rel="deprecation"; type="text/html"`...)
+		}
+		if d.Sunset != nil {
+			if d.Deprecation != nil {
+				b = append(b, ", "...)
+			}
+			b = append(b, '<')
+			b = append(b, guideURL...)
+			b = append(b, `>; rel="sunset"; type="text/html"`...)
+		}
+	}
+	if len(b) == 0 {
 		return
 	}
-	var link string
-	if d.Deprecation != nil {
-		link = "<" + guideURL + `>; rel="deprecation"; type="text/html"`
-	}
-	if d.Sunset != nil {
-		if link != "" {
-			link += ", "
+	s := string(b)
+	vals := make([]string, 0, 3)
+	set := func(name, v string) {
+		if v == "" {
+			return
 		}
-		link += "<" + guideURL + `>; rel="sunset"; type="text/html"`
+		vals = append(vals, v)
+		n := len(vals)
+		h[name] = vals[n-1 : n : n]
 	}
-	if link != "" {
-		h.Add(HeaderLink, link)
+	set(HeaderDeprecation, s[:depEnd])
+	set(HeaderSunset, s[depEnd:sunEnd])
+	if link := s[sunEnd:]; link != "" {
+		if prev := h[HeaderLink]; len(prev) > 0 {
+			h[HeaderLink] = append(prev, link) // keep the handler's own links
+		} else {
+			set(HeaderLink, link)
+		}
 	}
 }
 

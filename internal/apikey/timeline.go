@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -315,4 +316,38 @@ func fmtTime(t time.Time) string {
 		return t.Format(time.DateOnly)
 	}
 	return t.Format(time.RFC3339)
+}
+
+// Normalized returns a copy of t in canonical form, for storing and showing:
+// times in UTC without monotonic readings, brownouts by start, extensions by
+// tenant, brownout tenants sorted, and empty lists rather than nil so the JSON
+// shows [] instead of null. It shares nothing with t.
+func (t Timeline) Normalized() Timeline {
+	utc := func(p *time.Time) *time.Time {
+		if p == nil {
+			return nil
+		}
+		v := p.UTC().Round(0)
+		return &v
+	}
+	n := t
+	n.DeprecatedAt, n.TenantOAuthOnlyAfter = utc(t.DeprecatedAt), utc(t.TenantOAuthOnlyAfter)
+	n.NoNewKeysAt, n.KeysOffAt = utc(t.NoNewKeysAt), utc(t.KeysOffAt)
+	n.Brownouts = make([]Brownout, len(t.Brownouts))
+	for i, b := range t.Brownouts {
+		tenants := slices.Clone(b.Tenants)
+		if tenants == nil {
+			tenants = []string{}
+		}
+		slices.Sort(tenants)
+		n.Brownouts[i] = Brownout{Start: b.Start.UTC().Round(0), End: b.End.UTC().Round(0), Tenants: tenants}
+	}
+	slices.SortStableFunc(n.Brownouts, func(a, b Brownout) int { return a.Start.Compare(b.Start) })
+	n.Extensions = make([]Extension, len(t.Extensions))
+	for i, x := range t.Extensions {
+		x.KeysOffAt, x.GrantedAt = x.KeysOffAt.UTC().Round(0), x.GrantedAt.UTC().Round(0)
+		n.Extensions[i] = x
+	}
+	slices.SortStableFunc(n.Extensions, func(a, b Extension) int { return strings.Compare(a.Tenant, b.Tenant) })
+	return n
 }

@@ -245,3 +245,34 @@ func FuzzTimeline(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalized(t *testing.T) {
+	tl := referenceTimeline()
+	tl.Brownouts[0], tl.Brownouts[2] = tl.Brownouts[2], tl.Brownouts[0]
+	tl.Brownouts[0].Tenants = []string{"late"}
+	tl.Extensions = append(tl.Extensions, Extension{Tenant: "beta", KeysOffAt: tExtended, Reason: "r"})
+	local := tDeprecated.In(time.FixedZone("X", 3600))
+	tl.DeprecatedAt = &local
+	n := tl.Normalized()
+	if n.DeprecatedAt.Location() != time.UTC || !n.DeprecatedAt.Equal(tDeprecated) {
+		t.Errorf("deprecated_at %v", n.DeprecatedAt)
+	}
+	if n.DeprecatedAt == tl.DeprecatedAt {
+		t.Error("Normalized shares a milestone with its source")
+	}
+	for i := 1; i < len(n.Brownouts); i++ {
+		if n.Brownouts[i].Start.Before(n.Brownouts[i-1].Start) {
+			t.Errorf("brownouts not sorted: %+v", n.Brownouts)
+		}
+	}
+	if n.Brownouts[0].Tenants == nil || n.Extensions[0].Tenant != "beta" {
+		t.Errorf("normalized %+v", n)
+	}
+	if err := n.Validate(); err != nil {
+		t.Error(err)
+	}
+	out, _ := json.Marshal(Timeline{}.Normalized())
+	if !strings.Contains(string(out), `"brownouts":[]`) || !strings.Contains(string(out), `"extensions":[]`) {
+		t.Errorf("empty lists shown as %s", out)
+	}
+}

@@ -47,9 +47,13 @@ func outcomeIndex(code string) int {
 // RouteCount is the number of uses of a key on one route.
 type RouteCount struct {
 	Route string `json:"route"`
-	// Count is exact while a key uses at most MaxTopRoutes routes a day;
-	// beyond that it is the space-saving estimate, an upper bound.
+	// Count is exact while a key uses at most MaxTopRoutes routes in a
+	// period; beyond that it is the space-saving estimate, an upper bound.
 	Count uint64 `json:"count"`
+	// Overcount is how much Count may exceed the truth: the count the route
+	// inherited when it took over another's slot. Count-Overcount is a
+	// lower bound.
+	Overcount uint64 `json:"overcount,omitempty"`
 }
 
 // UsageDelta is the usage of one key on one UTC day since the previous Drain,
@@ -187,7 +191,8 @@ func (e *usageEntry) addRoute(route string) {
 		least = int(e.nroutes)
 		e.nroutes++
 	}
-	e.routes[least] = RouteCount{Route: route, Count: e.routes[least].Count + 1}
+	inherited := e.routes[least].Count
+	e.routes[least] = RouteCount{Route: route, Count: inherited + 1, Overcount: inherited}
 	e.lastRoute = uint8(least)
 }
 
@@ -241,7 +246,11 @@ func (e *usageEntry) delta(k usageKey) UsageDelta {
 		}
 	}
 	if len(d.Routes) > 1 {
-		slices.SortStableFunc(d.Routes, func(a, b RouteCount) int { return cmp.Compare(b.Count, a.Count) })
+		// Most used first by guaranteed count, so a late one-off route that
+		// inherited a large count does not outrank real heavy hitters.
+		slices.SortStableFunc(d.Routes, func(a, b RouteCount) int {
+			return cmp.Or(cmp.Compare(b.Count-b.Overcount, a.Count-a.Overcount), cmp.Compare(b.Count, a.Count))
+		})
 	}
 	return d
 }
@@ -253,7 +262,7 @@ func (e *usageEntry) reset() {
 	e.count = 0
 	e.outcomes = [len(outcomes)]uint64{}
 	for i := range e.routes {
-		e.routes[i].Count = 0
+		e.routes[i].Count, e.routes[i].Overcount = 0, 0
 	}
 }
 

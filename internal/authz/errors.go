@@ -26,7 +26,7 @@ const (
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
-// realm is the Basic challenge sent with every invalid_client 401.
+// challenge is the Basic challenge sent with every invalid_client 401.
 const challenge = `Basic realm="keyshift"`
 
 // Error is an OAuth 2.0 protocol error: the RFC 6749 §5.2 error code, a

@@ -90,4 +90,3 @@ func TestEtagMatches(t *testing.T) {
 		}
 	}
 }
-

@@ -25,6 +25,7 @@ func (s *Server) Start(ctx context.Context) error {
 	// Subscribe before loading so no change between the two is missed.
 	feed := s.st.Subscribe(ctx)
 	if err := s.reloadAll(ctx); err != nil {
+		s.started.Store(false) // let the caller try again
 		return fmt.Errorf("authz: initial load: %w", err)
 	}
 	s.log.Info("authz caches loaded", "clients", s.clients.len(), "revocations", s.revoked.len())

@@ -1,10 +1,18 @@
 package authz
 
 import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/keyshift/keyshift/internal/store"
 )
 
 func TestFailureLimiter_BlocksAfterBurstAndRefills(t *testing.T) {
@@ -51,4 +59,79 @@ func TestFailureLimiter_DisabledIsNil(t *testing.T) {
 	if _, blocked := l.blocked("k", time.Now()); blocked {
 		t.Fatal("disabled limiter blocked")
 	}
+}
+
+func TestToken_FailuresPerClientIDThrottleEvenTheRightSecret(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 5, rate.Every(6*time.Second) })
+	e.tenant("acme", store.StatusActive)
+	c := e.client("acme", []string{"a.b.read"})
+	other := e.client("acme", []string{"a.b.read"})
+	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	wrong := testClient{ID: c.ID, Secret: other.Secret}
+	// Each failure from another address, so only the per-client limit sees
+	// all of them.
+	for i := range 5 {
+		from := "127.0.0." + strconv.Itoa(10+i)
+		if r := e.postFrom(from, PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r := e.postFrom("127.0.0.20", PathToken, &c, grant)
+	if r.status != http.StatusTooManyRequests || r.str("error") != CodeInvalidClient || r.header.Get("Retry-After") == "" {
+		t.Fatalf("right secret after 5 failures: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := e.post(PathToken, &other, grant); r.status != http.StatusOK {
+		t.Fatalf("another client throttled: %d %s", r.status, r.body)
+	}
+	// One failure refills every 6 s.
+	e.clock.Advance(6 * time.Second)
+	if r := e.post(PathToken, &c, grant); r.status != http.StatusOK {
+		t.Fatalf("after the window: %d %s", r.status, r.body)
+	}
+	if counter(t, e, "keyshift_client_auth_throttled_total", "token") != 1 {
+		t.Fatal("throttled request not counted")
+	}
+}
+
+func TestToken_FailuresPerAddressThrottleEveryClient(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 5, rate.Every(6*time.Second) })
+	e.tenant("acme", store.StatusActive)
+	c := e.client("acme", []string{"a.b.read"})
+	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	for i := range 5 {
+		// Unknown client ids: only the address limit can count these.
+		unknown := testClient{ID: "ksc_guess" + strconv.Itoa(i), Secret: c.Secret}
+		if r := e.post(PathToken, &unknown, grant); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, r.status)
+		}
+	}
+	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
+		r := e.post(path, &c, url.Values{"grant_type": {GrantClientCredentials}, "token": {"x"}})
+		if r.status != http.StatusTooManyRequests {
+			t.Fatalf("%s from a throttled address: %d %s", path, r.status, r.body)
+		}
+	}
+	e.clock.Advance(6 * time.Second)
+	if r := e.post(PathToken, &c, grant); r.status != http.StatusOK {
+		t.Fatalf("after the window: %d %s", r.status, r.body)
+	}
+}
+
+// postFrom is env.post from another loopback source address.
+func (e *env) postFrom(ip, path string, c *testClient, vals url.Values) reply {
+	e.t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+path, strings.NewReader(vals.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Basic "+basicOf(c.ID, c.Secret))
+	resp, err := client.Do(req)
+	if err != nil {
+		e.t.Fatalf("post from %s: %v", ip, err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return reply{status: resp.StatusCode, header: resp.Header, json: body}
 }

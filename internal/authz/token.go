@@ -3,6 +3,7 @@ package authz
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -19,8 +20,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	outcome := "issued"
 	if err != nil {
 		outcome = CodeServerError
-		if e, ok := err.(*Error); ok {
+		var e *Error
+		if errors.As(err, &e) {
 			outcome = e.Code
+		}
+		if outcome != CodeInvalidClient && outcome != CodeServerError {
+			// Authentication failures and internal errors are logged where
+			// they happen.
+			clientID := ""
+			if c != nil {
+				clientID = c.ID
+			}
+			s.log.Info("token request refused", "error", outcome, "client_id", clientID, "remote_addr", remoteAddr(r))
 		}
 		writeError(w, s.log, err)
 	} else {
@@ -64,8 +75,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	if err != nil {
 		return nil, label, c, errInvalidScope(err.Error())
 	}
-	now := s.cfg.Now()
-	req := &tokenRequest{grantType: gt, form: f, scopes: scopes, now: now.Unix()}
+	req := &tokenRequest{grantType: gt, form: f, scopes: scopes}
 	iss, err := g.handle(r.Context(), req, c)
 	if err != nil {
 		return nil, label, c, err
@@ -75,7 +85,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 		// client error; refuse rather than sign it.
 		return nil, label, c, fmt.Errorf("grant %s issued scopes outside client %s: %v", gt, c.ID, refused)
 	}
-	resp, err := s.issue(c, iss, now)
+	resp, err := s.issue(c, iss, s.cfg.Now())
 	return resp, label, c, err
 }
 

@@ -26,7 +26,6 @@ type tokenRequest struct {
 	// scopes are the requested scopes, parsed and deduplicated; nil when
 	// the request named none.
 	scopes []string
-	now    int64 // unix seconds, from the server clock
 }
 
 // tokenResponse is the RFC 6749 §5.1 success response. No refresh token:

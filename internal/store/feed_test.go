@@ -54,22 +54,22 @@ func TestFeed_QueueFull_ResyncInsteadOfBlocking(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Publish blocked on a subscriber that does not read")
 	}
-	f.Publish(store.Change{Kind: store.ChangeScope, ID: "marker"})
-	resync := false
+	// Everything after the overflow may be folded into the resync.
 	for {
 		c, ok := recv(t, ch)
 		if !ok {
 			t.Fatal("channel closed")
 		}
 		if c.Kind == store.ChangeResync {
-			resync = true
-		}
-		if c.ID == "marker" {
 			break
 		}
 	}
-	if !resync {
-		t.Fatal("no ChangeResync after the queue overflowed")
+	// Having caught up, the subscriber gets changes again.
+	f.Publish(store.Change{Kind: store.ChangeScope, ID: "marker"})
+	for {
+		if c, _ := recv(t, ch); c.ID == "marker" {
+			return
+		}
 	}
 }
 

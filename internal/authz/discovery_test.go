@@ -1,0 +1,105 @@
+package authz
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+func TestDiscovery_ListsWhatExists(t *testing.T) {
+	e := newEnv(t)
+	err := e.st.Tx(e.ctx, func(tx store.Tx) error {
+		return tx.PutScope(e.ctx, store.Scope{Name: "core.invoice.read", Description: "read invoices"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{PathASMetadata, PathOIDCDiscovery} {
+		t.Run(path, func(t *testing.T) {
+			var md map[string]any
+			e.waitFor(func() bool {
+				req, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
+				r := e.do(req)
+				md = r.json
+				return r.status == 200 && slices.Contains(toStrings(md["scopes_supported"]), "core.invoice.read")
+			})
+			want := map[string]string{
+				"issuer": e.ts.URL, "token_endpoint": e.ts.URL + PathToken, "jwks_uri": e.ts.URL + PathJWKS,
+				"introspection_endpoint": e.ts.URL + PathIntrospect, "revocation_endpoint": e.ts.URL + PathRevoke,
+			}
+			for k, v := range want {
+				if md[k] != v {
+					t.Errorf("%s = %v, want %s", k, md[k], v)
+				}
+			}
+			if g := toStrings(md["grant_types_supported"]); !slices.Equal(g, []string{GrantClientCredentials}) {
+				t.Errorf("grant_types_supported %q", g)
+			}
+			for _, k := range []string{"token_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
+				if m := toStrings(md[k]); !slices.Equal(m, []string{AuthMethodBasic, AuthMethodPost}) {
+					t.Errorf("%s %q", k, m)
+				}
+			}
+			if _, ok := md["authorization_endpoint"]; ok {
+				t.Error("advertises an authorization endpoint that does not exist")
+			}
+			if rt, ok := md["response_types_supported"].([]any); !ok || len(rt) != 0 {
+				t.Errorf("response_types_supported %v", md["response_types_supported"])
+			}
+		})
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+PathASMetadata, nil)
+	if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("POST on metadata: %d %v", r.status, r.header)
+	}
+}
+
+func TestJWKS_ETagAndCaching(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathJWKS, nil)
+	r := e.do(req)
+	if r.status != 200 || r.header.Get("Content-Type") != "application/jwk-set+json" || r.header.Get("Cache-Control") != jwksCacheControl {
+		t.Fatalf("jwks: %d %v", r.status, r.header)
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(r.body, &set); err != nil || len(set.Keys) == 0 {
+		t.Fatalf("jwks body %s: %v", r.body, err)
+	}
+	etag := r.header.Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	req, _ = http.NewRequest(http.MethodGet, e.ts.URL+PathJWKS, nil)
+	req.Header.Set("If-None-Match", etag)
+	if r := e.do(req); r.status != http.StatusNotModified || len(r.body) != 0 {
+		t.Fatalf("If-None-Match: %d", r.status)
+	}
+	// After a rotation the set changes and the old tag no longer matches.
+	if err := e.keys.Rotate(e.ctx, store.AuditEvent{Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, e.ts.URL+PathJWKS, nil)
+	req.Header.Set("If-None-Match", etag)
+	if r := e.do(req); r.status != http.StatusOK || r.header.Get("ETag") == etag {
+		t.Fatalf("after rotation: %d etag %q", r.status, r.header.Get("ETag"))
+	}
+	req, _ = http.NewRequest(http.MethodDelete, e.ts.URL+PathJWKS, nil)
+	if r := e.do(req); r.status != http.StatusMethodNotAllowed {
+		t.Fatalf("DELETE on jwks: %d", r.status)
+	}
+}
+
+func toStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
