@@ -244,9 +244,11 @@ func BenchmarkDecide(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				_ = Decide(tl, c.tenant, c.key, c.now)
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }

@@ -2,7 +2,6 @@ package apikey
 
 import (
 	"cmp"
-	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ const (
 	maxRouteLen     = 256
 	usageShards     = 64 // a power of two
 	secondsPerDay   = 24 * 60 * 60
+	nsPerDay        = secondsPerDay * int64(time.Second)
 )
 
 // outcomes indexes the per-outcome counters; anything else counts as "other".
@@ -65,7 +65,8 @@ type UsageDelta struct {
 	// Count is every use, accepted or refused.
 	Count    uint64 `json:"count"`
 	Accepted uint64 `json:"accepted"`
-	// Refusals counts refused uses by decision code; nil when none.
+	// Refusals counts refused uses by decision code ("other" for a code
+	// Record does not know); nil when none.
 	Refusals map[string]uint64 `json:"refusals,omitempty"`
 	// LastUsedAt, LastIP and LastUserAgent describe the latest use.
 	LastUsedAt    time.Time `json:"last_used_at"`
@@ -83,16 +84,21 @@ type UsageDelta struct {
 //
 // The zero value is not usable; call NewRecorder.
 type Recorder struct {
-	seed   maphash.Seed
 	shards [usageShards]usageShard
 }
 
 // usageShard is padded to its own cache lines so that shards locked by
 // different cores do not contend through false sharing.
+//
+// The hot path does one map lookup by key id: cur holds each key's entry for
+// the latest day it was used. Entries of earlier days that are not drained
+// yet (the day rolled over, or a request from before midnight finished
+// after it) wait in past.
 type usageShard struct {
-	mu sync.Mutex
-	m  map[usageKey]*usageEntry
-	_  [128 - 16]byte
+	mu   sync.Mutex
+	cur  map[string]*usageEntry
+	past map[usageKey]*usageEntry
+	_    [128 - 24]byte
 }
 
 type usageKey struct {
@@ -101,6 +107,7 @@ type usageKey struct {
 }
 
 type usageEntry struct {
+	key       usageKey
 	count     uint64
 	outcomes  [len(outcomes)]uint64
 	lastUsed  int64 // Unix nanoseconds
@@ -113,9 +120,10 @@ type usageEntry struct {
 
 // NewRecorder returns an empty recorder.
 func NewRecorder() *Recorder {
-	r := &Recorder{seed: maphash.MakeSeed()}
+	r := &Recorder{}
 	for i := range r.shards {
-		r.shards[i].m = make(map[usageKey]*usageEntry)
+		r.shards[i].cur = make(map[string]*usageEntry)
+		r.shards[i].past = make(map[usageKey]*usageEntry)
 	}
 	return r
 }
@@ -124,16 +132,19 @@ func NewRecorder() *Recorder {
 // (the matched pattern, not the raw path, so that the top-routes table stays
 // meaningful), the client IP (without port) and user agent. It is safe for
 // concurrent use. The strings are copied only when they differ from the ones
-// already kept, so steady traffic does not allocate.
+// already kept, so steady traffic does not allocate. A key the lookup did not
+// find has no id: callers count such uses under an id of their choosing.
 func (r *Recorder) Record(keyID, code, route, ip, userAgent string, now time.Time) {
-	day := unixDay(now)
 	ns := now.UnixNano()
-	s := &r.shards[maphash.String(r.seed, keyID)&(usageShards-1)]
+	day := ns / nsPerDay
+	if ns%nsPerDay < 0 {
+		day-- // round down before 1970 too
+	}
+	s := &r.shards[shardOf(keyID)]
 	s.mu.Lock()
-	e := s.m[usageKey{keyID, day}]
-	if e == nil {
-		e = &usageEntry{}
-		s.m[usageKey{strings.Clone(keyID), day}] = e
+	e := s.cur[keyID]
+	if e == nil || e.key.day != day {
+		e = s.entry(keyID, day)
 	}
 	e.count++
 	e.outcomes[outcomeIndex(code)]++
@@ -146,6 +157,47 @@ func (r *Recorder) Record(keyID, code, route, ip, userAgent string, now time.Tim
 		e.addRoute(route)
 	}
 	s.mu.Unlock()
+}
+
+// entry finds or makes the entry of keyID for day when it is not the key's
+// current one: a new key, a new day, or a late use from an earlier day.
+func (s *usageShard) entry(keyID string, day int64) *usageEntry {
+	cur := s.cur[keyID]
+	switch {
+	case cur == nil:
+		e := &usageEntry{key: usageKey{strings.Clone(keyID), day}}
+		s.cur[e.key.keyID] = e
+		return e
+	case day > cur.key.day:
+		if cur.count == 0 { // drained: reuse it, strings and all
+			cur.key.day = day
+			return cur
+		}
+		s.past[cur.key] = cur
+		e := &usageEntry{key: usageKey{cur.key.keyID, day}}
+		s.cur[cur.key.keyID] = e
+		return e
+	default:
+		k := usageKey{keyID, day}
+		e := s.past[k]
+		if e == nil {
+			e = &usageEntry{key: usageKey{strings.Clone(keyID), day}}
+			s.past[e.key] = e
+		}
+		return e
+	}
+}
+
+// shardOf spreads keys over shards with FNV-1a over the last 8 bytes of the
+// id: key ids are server-generated and end in random characters, so this is
+// as even as a full hash at a fraction of the cost (the map hashes the whole
+// id again anyway).
+func shardOf(keyID string) int {
+	h := uint32(2166136261) ^ uint32(len(keyID))
+	for i := max(0, len(keyID)-8); i < len(keyID); i++ {
+		h = (h ^ uint32(keyID[i])) * 16777619
+	}
+	return int((h ^ h>>16) & (usageShards - 1))
 }
 
 // keep stores a copy of v (cut to max bytes) in *dst unless it is already
@@ -206,13 +258,17 @@ func (r *Recorder) Drain() []UsageDelta {
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
-		for k, e := range s.m {
+		for k, e := range s.cur {
 			if e.count == 0 {
-				delete(s.m, k)
+				delete(s.cur, k)
 				continue
 			}
-			out = append(out, e.delta(k))
+			out = append(out, e.delta())
 			e.reset()
+		}
+		for k, e := range s.past {
+			out = append(out, e.delta())
+			delete(s.past, k)
 		}
 		s.mu.Unlock()
 	}
@@ -222,7 +278,8 @@ func (r *Recorder) Drain() []UsageDelta {
 	return out
 }
 
-func (e *usageEntry) delta(k usageKey) UsageDelta {
+func (e *usageEntry) delta() UsageDelta {
+	k := e.key
 	d := UsageDelta{
 		KeyID:         k.keyID,
 		Day:           time.Unix(k.day*secondsPerDay, 0).UTC(),
@@ -264,14 +321,4 @@ func (e *usageEntry) reset() {
 	for i := range e.routes {
 		e.routes[i].Count, e.routes[i].Overcount = 0, 0
 	}
-}
-
-// unixDay returns the UTC day number of t, rounding down before 1970 too.
-func unixDay(t time.Time) int64 {
-	s := t.Unix()
-	d := s / secondsPerDay
-	if s%secondsPerDay < 0 {
-		d--
-	}
-	return d
 }

@@ -110,6 +110,24 @@ func TestRecorder_DayBoundarySplitsDays(t *testing.T) {
 	}
 }
 
+func TestRecorder_LateUseFromThePreviousDayCountsOnItsDay(t *testing.T) {
+	r := NewRecorder()
+	midnight := at("2026-05-13T00:00:00Z")
+	r.Record("k", CodeAccepted, "", "", "", midnight.Add(-time.Hour))
+	r.Drain()
+	r.Record("k", CodeAccepted, "", "", "", midnight.Add(time.Millisecond))  // the drained entry moves to the new day
+	r.Record("k", CodeAccepted, "", "", "", midnight.Add(-time.Millisecond)) // started before midnight, recorded after
+	r.Record("k", CodeAccepted, "", "", "", midnight.Add(-time.Millisecond))
+	r.Record("k", CodeAccepted, "", "", "", midnight.Add(time.Second))
+	got := r.Drain()
+	if len(got) != 2 || got[0].Day.Day() != 12 || got[0].Count != 2 || got[1].Day.Day() != 13 || got[1].Count != 2 {
+		t.Fatalf("got %+v", got)
+	}
+	if again := r.Drain(); len(again) != 0 {
+		t.Fatalf("past days not cleared: %+v", again)
+	}
+}
+
 func TestRecorder_LastUseIsTheLatestNotTheLastCall(t *testing.T) {
 	r := NewRecorder()
 	r.Record("k", CodeAccepted, "", "10.0.0.2", "new", noon.Add(time.Second))
@@ -203,10 +221,12 @@ func BenchmarkRecord(b *testing.B) {
 		r.Record("key_1", CodeAccepted, routes[0], ip, ua, noon)
 		b.ReportAllocs()
 		i := 0
+		cpu := processCPU()
 		for b.Loop() {
 			r.Record("key_1", CodeAccepted, routes[i%3], ip, ua, noon)
 			i++
 		}
+		reportCPU(b, cpu)
 	})
 	keys := make([]string, 1024)
 	for i := range keys {
@@ -239,4 +259,26 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		})
 	})
+}
+
+func TestShardOf_Spreads(t *testing.T) {
+	var hits [usageShards]int
+	for i := range 64 * 100 {
+		hits[shardOf(fmt.Sprintf("key_%d", i))]++
+	}
+	for i, n := range hits {
+		if n < 50 || n > 150 {
+			t.Errorf("shard %d got %d of 6400 sequential ids (want about 100)", i, n)
+		}
+	}
+	if got := shardOf(""); got < 0 || got >= usageShards {
+		t.Errorf("shardOf(\"\") = %d", got)
+	}
+}
+
+// reportCPU reports the process CPU time per operation since start.
+func reportCPU(b *testing.B, start time.Duration) {
+	if used := processCPU() - start; used > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
 }

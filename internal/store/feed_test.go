@@ -64,12 +64,26 @@ func TestFeed_QueueFull_ResyncInsteadOfBlocking(t *testing.T) {
 			break
 		}
 	}
-	// Having caught up, the subscriber gets changes again.
+	// Later changes arrive again, or are folded into a resync still queued.
 	f.Publish(store.Change{Kind: store.ChangeScope, ID: "marker"})
 	for {
-		if c, _ := recv(t, ch); c.ID == "marker" {
+		if c, _ := recv(t, ch); c.ID == "marker" || c.Kind == store.ChangeResync {
 			return
 		}
+	}
+}
+
+func TestFeed_CaughtUp_ChangesFlowAfterResync(t *testing.T) {
+	f := store.NewFeed(2)
+	defer f.Close()
+	ch := f.Subscribe(t.Context())
+	f.Publish(change(0), change(1), change(2)) // more than fits: one resync
+	if c, _ := recv(t, ch); c.Kind != store.ChangeResync {
+		t.Fatalf("got %+v, want a resync", c)
+	}
+	f.Publish(change(3))
+	if c, _ := recv(t, ch); c != change(3) {
+		t.Fatalf("got %+v after the resync, want %+v", c, change(3))
 	}
 }
 

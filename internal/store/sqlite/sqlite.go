@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -74,7 +75,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	wdb.SetConnMaxIdleTime(0)
 	wdb.SetConnMaxLifetime(0)
 
-	if err := prepare(ctx, wdb, opts.Logger); err != nil {
+	if err := prepareRetry(ctx, wdb, opts.Logger); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -117,7 +118,9 @@ func dsn(path string, readOnly bool) string {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
 	}
-	u := url.URL{Scheme: "file", Opaque: path, RawQuery: q.Encode()}
+	// SQLite decodes %XX in a file: URI; escape what would end the path.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	u := url.URL{Scheme: "file", Opaque: esc, RawQuery: q.Encode()}
 	return u.String()
 }
 
@@ -140,14 +143,37 @@ func prepare(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	results, err := p.Up(ctx)
+	for _, r := range results {
+		if r.Error == nil {
+			log.InfoContext(ctx, "sqlite migration applied",
+				"version", r.Source.Version, "duration", r.Duration)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, r := range results {
-		log.InfoContext(ctx, "sqlite migration applied",
-			"version", r.Source.Version, "duration", r.Duration)
-	}
 	return nil
+}
+
+// prepareRetry runs prepare until it succeeds. When processes open a new
+// file together, switching it to WAL can fail with SQLITE_BUSY without
+// waiting, and goose, which has no lock for SQLite, fails the loser's
+// migration once the winner's has committed. Each migration is its own
+// transaction, so running them again is safe and finds less to do.
+func prepareRetry(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	const attempts = 8
+	for attempt := 1; ; attempt++ {
+		err := prepare(ctx, db, log)
+		if err == nil || attempt == attempts {
+			return err
+		}
+		log.WarnContext(ctx, "sqlite open failed, retrying", "attempt", attempt, "err", err)
+		select {
+		case <-time.After(time.Duration(attempt) * 25 * time.Millisecond):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
 }
 
 // Tx runs fn in one write transaction and publishes its changes after the

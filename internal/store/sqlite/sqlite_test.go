@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -103,6 +104,15 @@ func TestOpen_Reopen_KeepsDataAndSkipsApplied(t *testing.T) {
 	}
 }
 
+func TestOpen_PathWithURICharacters_CreatesThatFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a b?c#d%20e.db")
+	s := openAt(t, path, sqlite.Options{})
+	createTenant(t, s, "acme")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not at %q: %v", path, err)
+	}
+}
+
 func TestOpen_EmptyPath_Error(t *testing.T) {
 	if _, err := sqlite.Open(t.Context(), "", sqlite.Options{}); err == nil {
 		t.Fatal("Open(\"\") succeeded")
@@ -113,6 +123,32 @@ func TestOpen_UnwritableDir_Error(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "missing-dir", "keyshift.db")
 	if _, err := sqlite.Open(t.Context(), path, sqlite.Options{}); err == nil {
 		t.Fatal("Open in a missing directory succeeded")
+	}
+}
+
+// TestOpen_ConcurrentOnFreshFile_AllMigrate opens a new file from several
+// goroutines at once, as processes started together would.
+func TestOpen_ConcurrentOnFreshFile_AllMigrate(t *testing.T) {
+	for range 3 {
+		path := filepath.Join(t.TempDir(), "keyshift.db")
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				s, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent Open: %v", err)
+			}
+		}
 	}
 }
 
