@@ -27,6 +27,8 @@ var (
 
 // Reader holds the read methods, available both on Store and inside a Tx.
 type Reader interface {
+	KeyReader
+
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
@@ -51,6 +53,7 @@ type Reader interface {
 // published on the feed, only when the function passed to Store.Tx returns nil.
 type Tx interface {
 	Reader
+	KeyTx
 
 	CreateTenant(ctx context.Context, t Tenant) error
 	UpdateTenant(ctx context.Context, id string, fn func(Tenant) (Tenant, error)) error

@@ -57,6 +57,20 @@ func (t *tx) restamp(old time.Time, updated *time.Time) {
 	}
 }
 
+func scanString(sc scanner) (string, error) {
+	var s string
+	err := sc.Scan(&s)
+	return s, err
+}
+
+// notFoundOr explains a failed DELETE … RETURNING: no row means not found.
+func notFoundOr(err error, what, id string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s %q: %w", what, id, store.ErrNotFound)
+	}
+	return fmt.Errorf("delete %s %q: %w", what, id, mapErr(err))
+}
+
 func errIDChanged(what, from, to string) error {
 	return fmt.Errorf("update %s %q: id changed to %q", what, from, to)
 }
@@ -99,6 +113,10 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
 	}
+	keys, err := list(ctx, t.q, "api keys", scanString, `SELECT id FROM api_keys WHERE tenant = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete tenant %q: %w", id, err)
+	}
 	ok, err := t.exec(ctx, `DELETE FROM tenants WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
@@ -106,10 +124,13 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
 	}
-	// The clients went with the tenant (ON DELETE CASCADE); caches must hear
-	// about each of them.
+	// The clients and keys went with the tenant (ON DELETE CASCADE); caches
+	// must hear about each of them.
 	for _, c := range clients {
 		t.changed(store.ChangeClient, c.ID, id)
+	}
+	for _, k := range keys {
+		t.changed(store.ChangeAPIKey, k, id)
 	}
 	t.changed(store.ChangeTenant, id, id)
 	return nil
@@ -226,11 +247,8 @@ func (t *tx) UpdateClient(ctx context.Context, id string, fn func(store.Client) 
 func (t *tx) DeleteClient(ctx context.Context, id string) error {
 	var tenant string
 	err := t.tx.QueryRowContext(ctx, `DELETE FROM clients WHERE id = ? RETURNING tenant`, id).Scan(&tenant)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("client %q: %w", id, store.ErrNotFound)
-	}
 	if err != nil {
-		return fmt.Errorf("delete client %q: %w", id, mapErr(err))
+		return notFoundOr(err, "client", id)
 	}
 	t.changed(store.ChangeClient, id, tenant)
 	return nil

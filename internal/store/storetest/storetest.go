@@ -11,7 +11,13 @@
 //   - a client whose tenant does not exist is ErrNotFound;
 //   - a Change's Tenant is the object's tenant: the tenant itself for a
 //     tenant, "" for scopes and signing keys;
-//   - deleting a tenant publishes a change for each client it removed.
+//   - deleting a tenant removes its clients and API keys and publishes a
+//     change for each; its revocations, audit events and usage stay;
+//   - the API key, usage, settings and outbox methods (store.KeyReader,
+//     store.KeyTx) are checked when the backend's Store and Tx have them:
+//     a duplicate key hash is ErrConflict, AddUsage merges counters (most
+//     used 10 routes kept) and never lowers a last-use time, and usage
+//     flushes publish nothing.
 package storetest
 
 import (
@@ -40,6 +46,10 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"Tx", txTests},
 		{"Feed", feedTests},
+		{"APIKey", apiKeyTests},
+		{"Setting", settingTests},
+		{"Usage", usageTests},
+		{"Outbox", outboxTests},
 		{"Backend", backendTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,201 @@
+// Package agenttest runs what tests of the integration side need: a real
+// keyshift (SQLite store, signing keys, token endpoint, admin API) whose token
+// endpoint can be counted and switched off, a resource API that accepts only
+// keyshift's tokens (verified against its JWKS), and npm tools installed on
+// demand into the user's cache directory.
+package agenttest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/demo"
+	"github.com/keyshift/keyshift/internal/signing"
+	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlite"
+)
+
+// Keyshift is a running keyshift whose token endpoint is instrumented.
+type Keyshift struct {
+	URL      string // issuer
+	TokenURL string
+	API      *admin.API
+	Store    store.Store
+
+	tokenRequests atomic.Int64
+	down          atomic.Bool
+	logins        atomic.Int64
+}
+
+// Demo scopes granted to clients made by NewClient when none are given.
+var DefaultScopes = []string{"core.common.read", "core.invoice.read"}
+
+// StartKeyshift starts keyshift on a loopback listener for the rest of the
+// test, with the demo tenant "acme" and the procurement scope catalogue.
+func StartKeyshift(t testing.TB) *Keyshift {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := slog.New(slog.DiscardHandler)
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyshift.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatalf("agenttest: open store: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if _, err := admin.Bootstrap(ctx, st, time.Now); err != nil {
+		t.Fatalf("agenttest: bootstrap: %v", err)
+	}
+	sealer, err := signing.NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatalf("agenttest: sealer: %v", err)
+	}
+	ring, err := signing.New(ctx, st, sealer, signing.Config{RotateEvery: -1, Logger: log})
+	if err != nil {
+		t.Fatalf("agenttest: keyring: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String()
+	az, err := authz.New(authz.Config{Issuer: issuer, Logger: log, FailureBurst: -1}, st, ring)
+	if err != nil {
+		t.Fatalf("agenttest: authz: %v", err)
+	}
+	api := admin.New(st, nil, ring, admin.Config{Logger: log})
+	if _, err := demo.Seed(ctx, api, st); err != nil {
+		t.Fatalf("agenttest: demo data: %v", err)
+	}
+	if err := az.Start(ctx); err != nil {
+		t.Fatalf("agenttest: start authz: %v", err)
+	}
+	k := &Keyshift{URL: issuer, TokenURL: issuer + "/oauth2/token", API: api, Store: st}
+	mux := http.NewServeMux()
+	az.Register(mux)
+	srv.Config.Handler = k.instrument(mux)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return k
+}
+
+// instrument counts token requests and, while the endpoint is down, drops
+// their connections without an answer, as a dead server or network would.
+func (k *Keyshift) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth2/token" {
+			k.tokenRequests.Add(1)
+			if k.down.Load() {
+				if hj, ok := w.(http.Hijacker); ok {
+					if conn, _, err := hj.Hijack(); err == nil {
+						conn.Close()
+						return
+					}
+				}
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// TokenRequests is how many requests reached /oauth2/token so far.
+func (k *Keyshift) TokenRequests() int64 { return k.tokenRequests.Load() }
+
+// SetDown switches the token endpoint off (connections dropped) or on.
+func (k *Keyshift) SetDown(down bool) { k.down.Store(down) }
+
+// Client is an OAuth client created in keyshift.
+type Client struct {
+	ID, Secret string
+	Scopes     []string
+}
+
+// NewClient creates a client_credentials client of tenant acme with the
+// given scopes (DefaultScopes when none) and auth method (basic when "").
+func (k *Keyshift) NewClient(t testing.TB, authMethod string, scopes ...string) Client {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = DefaultScopes
+	}
+	n := k.logins.Add(1)
+	res, err := k.API.CreateClient(context.Background(), admin.SystemPrincipal(), demo.Tenant, admin.CreateClientRequest{
+		Name: fmt.Sprintf("integration %d", n), Scopes: scopes, AuthMethod: authMethod,
+		Contact: store.Contact{Login: fmt.Sprintf("integration-%d", n), Email: fmt.Sprintf("it%d@acme.example", n)},
+	})
+	if err != nil {
+		t.Fatalf("agenttest: create client: %v", err)
+	}
+	return Client{ID: res.ClientID, Secret: res.ClientSecret, Scopes: scopes}
+}
+
+// RotateSecret gives the client a new secret and revokes the old one at once.
+func (k *Keyshift) RotateSecret(t testing.TB, clientID string) string {
+	t.Helper()
+	res, err := k.API.RotateClientSecret(context.Background(), admin.SystemPrincipal(), demo.Tenant, clientID,
+		admin.RotateSecretRequest{RevokePrevious: true})
+	if err != nil {
+		t.Fatalf("agenttest: rotate secret: %v", err)
+	}
+	waitFor(t, func() bool { return k.secretAccepted(clientID, res.ClientSecret) }, "the old secret to stop working")
+	return res.ClientSecret
+}
+
+// secretAccepted reports whether the token endpoint now accepts newSecret,
+// i.e. the server's client cache has seen the rotation.
+func (k *Keyshift) secretAccepted(clientID, newSecret string) bool {
+	req, _ := http.NewRequest(http.MethodPost, k.TokenURL, bytes.NewBufferString("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, newSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	k.tokenRequests.Add(-1) // a probe, not the code under test
+	return resp.StatusCode == http.StatusOK
+}
+
+func waitFor(t testing.TB, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("agenttest: timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("agenttest: free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Once caches a value computed once per test binary, e.g. an npm install.
+type Once[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+// Do computes the value on first use.
+func (o *Once[T]) Do(f func() (T, error)) (T, error) {
+	o.once.Do(func() { o.v, o.err = f() })
+	return o.v, o.err
+}

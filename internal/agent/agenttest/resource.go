@@ -1,0 +1,126 @@
+package agenttest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// Resource is an API that accepts only bearer tokens signed by keyshift,
+// checked against its JWKS — the guarded API an integration calls.
+type Resource struct {
+	URL string
+	// Calls counts requests; Refused counts the 401 answers.
+	Calls, Refused atomic.Int64
+
+	issuer string
+	keys   *oidc.RemoteKeySet
+	scope  string
+
+	mu         sync.Mutex
+	rejected   map[string]bool // jti refused as if revoked
+	lastHeader http.Header
+	lastBody   string
+}
+
+// Claims are the access token claims the resource looks at.
+type Claims struct {
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"`
+	ClientID  string `json:"client_id"`
+	Tenant    string `json:"tenant"`
+	Scope     string `json:"scope"`
+	JTI       string `json:"jti"`
+	ExpiresAt int64  `json:"exp"`
+}
+
+// StartResource serves GET/POST /api/... for tokens of k that carry scope.
+// Answers are JSON: {"tenant","client_id","path","method","body"}.
+func StartResource(t testing.TB, k *Keyshift, scope string) *Resource {
+	t.Helper()
+	r := &Resource{issuer: k.URL, scope: scope, rejected: map[string]bool{},
+		keys: oidc.NewRemoteKeySet(context.Background(), k.URL+"/.well-known/jwks.json")}
+	srv := httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+// Reject makes the resource refuse the token with this jti from now on, as a
+// resource that learned of a revocation would.
+func (r *Resource) Reject(jti string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rejected[jti] = true
+}
+
+// LastHeader returns the headers of the last request that reached the
+// resource.
+func (r *Resource) LastHeader() http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastHeader.Clone()
+}
+
+// Verify checks a token as the resource does and returns its claims.
+func (r *Resource) Verify(ctx context.Context, token string) (Claims, error) {
+	payload, err := r.keys.VerifySignature(ctx, token)
+	if err != nil {
+		return Claims{}, fmt.Errorf("signature: %w", err)
+	}
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return Claims{}, fmt.Errorf("claims: %w", err)
+	}
+	switch {
+	case c.Issuer != r.issuer:
+		return c, fmt.Errorf("issuer %q", c.Issuer)
+	case time.Now().Unix() >= c.ExpiresAt:
+		return c, fmt.Errorf("expired")
+	case r.scope != "" && !slices.Contains(strings.Fields(c.Scope), r.scope):
+		return c, fmt.Errorf("scope %s missing", r.scope)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rejected[c.JTI] {
+		return c, fmt.Errorf("revoked")
+	}
+	return c, nil
+}
+
+func (r *Resource) serve(w http.ResponseWriter, req *http.Request) {
+	r.Calls.Add(1)
+	var body strings.Builder
+	if req.Body != nil {
+		b := make([]byte, 4096)
+		n, _ := req.Body.Read(b)
+		body.Write(b[:n])
+	}
+	r.mu.Lock()
+	r.lastHeader = req.Header.Clone()
+	r.lastBody = body.String()
+	r.mu.Unlock()
+	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	c, err := r.Verify(req.Context(), tok)
+	if !ok || err != nil {
+		r.Refused.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = fmt.Fprintf(w, `{"error":"invalid_token"}`)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"tenant": c.Tenant, "client_id": c.ClientID,
+		"path": req.URL.Path, "method": req.Method, "body": body.String(), "jti": c.JTI})
+}
