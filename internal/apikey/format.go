@@ -2,7 +2,6 @@ package apikey
 
 import (
 	"errors"
-	"hash/crc32"
 	"strings"
 
 	"github.com/keyshift/keyshift/internal/credential"
@@ -88,7 +87,7 @@ func CheckFormat(key string) error {
 	if len(key) < MinKeyLen {
 		return ErrKeyTooShort
 	}
-	if strings.HasPrefix(key, credential.PrefixAPIKey) && !validChecksum(key) {
+	if strings.HasPrefix(key, credential.PrefixAPIKey) && !credential.Valid(credential.PrefixAPIKey, key) {
 		return ErrKeyChecksum
 	}
 	return nil
@@ -115,37 +114,4 @@ func ParseHeader(value string) (string, error) {
 		return "", err
 	}
 	return key, nil
-}
-
-// Shape of a keyshift key, mirrored from package credential.
-const (
-	keyshiftKeyLen = len(credential.PrefixAPIKey) + 43 + checksumLen
-	checksumLen    = 6
-	base62         = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
-
-// validChecksum is credential.Valid for API keys without its allocations
-// (big.Int and []byte conversions), as it runs on every request. Its
-// agreement with credential.Valid is tested.
-func validChecksum(key string) bool {
-	if len(key) != keyshiftKeyLen {
-		return false
-	}
-	for i := len(credential.PrefixAPIKey); i < len(key); i++ {
-		if c := key[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
-			return false
-		}
-	}
-	cut := len(key) - checksumLen
-	crc := ^uint32(0)
-	for i := 0; i < cut; i++ {
-		crc = crc32.IEEETable[byte(crc)^key[i]] ^ crc>>8
-	}
-	crc = ^crc
-	var diff byte
-	for i := len(key) - 1; i >= cut; i-- {
-		diff |= key[i] ^ base62[crc%62]
-		crc /= 62
-	}
-	return diff == 0 // no early exit: the comparison takes constant time
 }

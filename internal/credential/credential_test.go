@@ -54,3 +54,18 @@ func FuzzValid(f *testing.F) {
 		_ = Valid(PrefixClientSecret, s) // must not panic
 	})
 }
+
+func TestValid_DoesNotAllocate(t *testing.T) {
+	s := New(PrefixClientSecret)
+	if n := testing.AllocsPerRun(100, func() { Valid(PrefixClientSecret, s) }); n != 0 {
+		t.Fatalf("Valid allocates %v times per call", n)
+	}
+}
+
+func BenchmarkValid(b *testing.B) {
+	s := New(PrefixClientSecret)
+	b.ReportAllocs()
+	for b.Loop() {
+		Valid(PrefixClientSecret, s)
+	}
+}
