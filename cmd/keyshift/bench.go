@@ -100,16 +100,14 @@ func runBench(ctx context.Context, out io.Writer, opts loadtest.Options) error {
 		return err
 	}
 
-	fmt.Fprintf(out, "client_credentials on loopback, %d keep-alive connections, %s each, GOMAXPROCS shared by load and server\n", opts.Concurrency, opts.Duration)
-	baseRes, err := loadtest.Run(ctx, loadtest.Target{TokenURL: "http://" + baseAddr + "/token", ClientID: id, ClientSecret: secret}, opts)
+	fmt.Fprintf(out, "client_credentials on loopback, %d keep-alive connections, %s each in alternating 1 s rounds; load generator and servers share the machine\n", opts.Concurrency, opts.Duration)
+	baseRes, ksRes, err := loadtest.Compare(ctx,
+		loadtest.Target{TokenURL: "http://" + baseAddr + "/token", ClientID: id, ClientSecret: secret},
+		loadtest.Target{TokenURL: "http://" + ksAddr + "/oauth2/token", ClientID: id, ClientSecret: secret}, opts)
 	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
+		return err
 	}
 	fmt.Fprintf(out, "baseline (net/http + 1×ES256) %s\n", baseRes)
-	ksRes, err := loadtest.Run(ctx, loadtest.Target{TokenURL: "http://" + ksAddr + "/oauth2/token", ClientID: id, ClientSecret: secret}, opts)
-	if err != nil {
-		return fmt.Errorf("keyshift: %w", err)
-	}
 	fmt.Fprintf(out, "keyshift /oauth2/token       %s\n", ksRes)
 	fmt.Fprintf(out, "keyshift / baseline: %.0f%% of baseline throughput\n", 100*ksRes.PerSecond/baseRes.PerSecond)
 	return nil

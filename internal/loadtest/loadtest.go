@@ -44,6 +44,50 @@ type Result struct {
 	Elapsed   time.Duration
 	PerSecond float64
 	P50, P99  time.Duration
+	latencies []time.Duration // sorted; kept so rounds can be merged
+}
+
+// merge adds the requests of another run to r.
+func (r Result) merge(o Result) Result {
+	all := append(append([]time.Duration(nil), r.latencies...), o.latencies...)
+	slices.Sort(all)
+	return summarise(all, r.Errors+o.Errors, r.Elapsed+o.Elapsed)
+}
+
+func summarise(sorted []time.Duration, errs int, elapsed time.Duration) Result {
+	res := Result{Requests: len(sorted), Errors: errs, Elapsed: elapsed, latencies: sorted}
+	if elapsed > 0 {
+		res.PerSecond = float64(len(sorted)) / elapsed.Seconds()
+	}
+	if len(sorted) > 0 {
+		res.P50 = sorted[len(sorted)/2]
+		res.P99 = sorted[len(sorted)*99/100]
+	}
+	return res
+}
+
+// Compare loads a and b in alternating rounds of one second each until each
+// has had opts.Duration, so that load from elsewhere on a shared machine
+// falls on both alike. It returns the merged result of each.
+func Compare(ctx context.Context, a, b Target, opts Options) (Result, Result, error) {
+	if opts.Duration <= 0 {
+		opts.Duration = 10 * time.Second
+	}
+	round := opts
+	round.Duration = time.Second
+	var ra, rb Result
+	for done := time.Duration(0); done < opts.Duration; done += round.Duration {
+		x, err := Run(ctx, a, round)
+		if err != nil {
+			return Result{}, Result{}, err
+		}
+		y, err := Run(ctx, b, round)
+		if err != nil {
+			return Result{}, Result{}, err
+		}
+		ra, rb = ra.merge(x), rb.merge(y)
+	}
+	return ra, rb, nil
 }
 
 func (r Result) String() string {
@@ -103,19 +147,13 @@ func Run(ctx context.Context, t Target, opts Options) (Result, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	var all []time.Duration
-	res := Result{Elapsed: elapsed}
+	errs := 0
 	for _, wr := range results {
 		all = append(all, wr.lat...)
-		res.Errors += wr.errs
+		errs += wr.errs
 	}
 	slices.Sort(all)
-	res.Requests = len(all)
-	res.PerSecond = float64(len(all)) / elapsed.Seconds()
-	if len(all) > 0 {
-		res.P50 = all[len(all)/2]
-		res.P99 = all[len(all)*99/100]
-	}
-	return res, nil
+	return summarise(all, errs, elapsed), nil
 }
 
 func tokenRequest(ctx context.Context, hc *http.Client, tokenURL, basic, body string) error {

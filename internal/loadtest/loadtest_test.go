@@ -26,3 +26,20 @@ func TestRun_UnreachableTarget_Error(t *testing.T) {
 		t.Fatal("want an error for an unreachable token endpoint")
 	}
 }
+
+func TestCompare_AlternatesAndMergesRounds(t *testing.T) {
+	a := httptest.NewServer(BaselineHandler())
+	defer a.Close()
+	b := httptest.NewServer(BaselineHandler())
+	defer b.Close()
+	ra, rb, err := Compare(context.Background(), Target{TokenURL: a.URL, ClientID: "c"}, Target{TokenURL: b.URL, ClientID: "c"},
+		Options{Duration: 2 * time.Second, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Result{ra, rb} {
+		if r.Requests == 0 || r.Elapsed < 2*time.Second || r.Requests != len(r.latencies) || r.P99 < r.P50 {
+			t.Fatalf("implausible merged result %+v", r)
+		}
+	}
+}
