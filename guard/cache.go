@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 const cacheShards = 32
@@ -31,7 +32,12 @@ func newTokenCache(size int) *tokenCache {
 	return c
 }
 
-func hashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+// hashToken hashes a credential without copying it: []byte(token) would
+// allocate for anything longer than 32 bytes, on every request. Sum256 only
+// reads its input.
+func hashToken(token string) [32]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
 
 func (c *tokenCache) shard(h *[32]byte) *tokenShard {
 	return &c.shards[binary.LittleEndian.Uint32(h[:4])%cacheShards]

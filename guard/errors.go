@@ -22,7 +22,7 @@ const (
 )
 
 // ErrNoCredentials is the Error of a request without a bearer token or key.
-var ErrNoCredentials = &Error{Status: http.StatusUnauthorized, Description: "no credentials"}
+var ErrNoCredentials = &Error{Status: http.StatusUnauthorized, Description: "a bearer token is required"}
 
 // Error is a refusal of the guard: what status and body the client gets.
 // Descriptions never contain the credential.
@@ -87,15 +87,15 @@ func (g *Guard) writeError(w http.ResponseWriter, e *Error) {
 	h.Set("WWW-Authenticate", g.challenge(e))
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
-	if e.Code == "" {
-		_, _ = w.Write([]byte(`{"error":"unauthorized","error_description":"a bearer token is required"}` + "\n"))
-		return
+	code := e.Code
+	if code == "" {
+		code = "unauthorized" // the body's only; the challenge has no code
 	}
 	body, _ := json.Marshal(struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`
 		Scope       string `json:"scope,omitempty"`
-	}{e.Code, e.Description, e.Scope})
+	}{code, e.Description, e.Scope})
 	_, _ = w.Write(append(body, '\n'))
 }
 

@@ -1,6 +1,9 @@
 package guard
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // Bounds of credentials as presented; keyshift's tokens are well under
 // 4 KiB and keys under 256 characters.
@@ -27,7 +30,7 @@ func parseBearer(v string) (token string, ok bool, err *Error) {
 	rest = strings.TrimRight(rest, " \t")
 	switch {
 	case rest == "":
-		return "", true, &Error{Status: 400, Code: CodeInvalidRequest, Description: "the Authorization header has no bearer token"}
+		return "", true, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Description: "the Authorization header has no bearer token"}
 	case len(rest) > maxTokenLen:
 		return "", true, tokenError("the access token is too long", nil)
 	case !isToken68(rest):

@@ -35,6 +35,7 @@ type keyMap struct {
 // it) and when older than maxAge; fetches are at least minRefresh apart, so
 // tokens with made-up kids cannot make the guard hammer the issuer.
 type keySource struct {
+	src        KeySetSource
 	url        string
 	client     *http.Client
 	minRefresh time.Duration
@@ -60,8 +61,18 @@ func newStaticKeys(set *jose.JSONWebKeySet, now func() time.Time) (*keySource, e
 	return s, nil
 }
 
+// KeySetSource supplies the issuer's JSON Web Key Set in process, for a
+// guard running inside the authorization server; keyshift's signing keyring
+// implements it. The entity tag must change whenever the set does.
+type KeySetSource interface {
+	JWKS() (body []byte, etag string)
+}
+
 // key returns the verification key named kid.
 func (s *keySource) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	if s.src != nil {
+		return s.fromSource(kid)
+	}
 	m := s.cur.Load()
 	if s.url == "" {
 		if k := m.keys[kid]; k != nil {
@@ -80,6 +91,30 @@ func (s *keySource) key(ctx context.Context, kid string) (*jose.JSONWebKey, erro
 	m, err := s.refresh(ctx, m)
 	if m == nil {
 		return nil, fmt.Errorf("fetch key set: %w", err)
+	}
+	if k := m.keys[kid]; k != nil {
+		return k, nil
+	}
+	return nil, errUnknownKey
+}
+
+// fromSource returns kid from the in-process key set, reparsed whenever its
+// entity tag changes (a cheap comparison, made only on first verifications).
+func (s *keySource) fromSource(kid string) (*jose.JSONWebKey, error) {
+	body, etag := s.src.JWKS()
+	m := s.cur.Load()
+	if m == nil || etag != m.etag || etag == "" {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(body, &set); err != nil {
+			return nil, fmt.Errorf("key set: %w", err)
+		}
+		nm, err := buildKeyMap(&set, s.now())
+		if err != nil {
+			return nil, err
+		}
+		nm.etag = etag
+		s.cur.Store(nm)
+		m = nm
 	}
 	if k := m.keys[kid]; k != nil {
 		return k, nil
@@ -111,7 +146,9 @@ func (s *keySource) refresh(ctx context.Context, seen *keyMap) (*keyMap, error) 
 
 // fetch GETs the key set, revalidating with the previous entity tag.
 func (s *keySource) fetch(ctx context.Context, prev *keyMap, now time.Time) (*keyMap, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// A client hanging up must not fail the fetch: the attempt counts
+	// against the rate limit for everyone.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -59,6 +60,10 @@ type verified struct {
 	principal *Principal
 	notBefore time.Time // zero when absent
 	expires   time.Time
+	// For a TokenIntrospector: when the token was last introspected
+	// (unix ns; 0 never) and whether it was inactive then.
+	checked  atomic.Int64
+	inactive atomic.Bool
 }
 
 // verifyToken checks token's signature, typ, issuer, audience and lifetime
@@ -164,7 +169,34 @@ func (g *Guard) checkStatus(p *Principal) *Error {
 	return nil
 }
 
+// introspect asks the TokenIntrospector about a token when its last answer
+// is older than IntrospectEvery. Concurrent requests with the token do not
+// wait for a renewal one of them makes; they use the previous answer. An
+// introspection that fails keeps the previous answer (or, for a token never
+// introspected, admits the verified token): the guard does not make the
+// authorization server a hard dependency of every request.
+func (g *Guard) introspect(ctx context.Context, token string, v *verified, now time.Time) *Error {
+	ti := g.cfg.TokenIntrospector
+	if ti == nil {
+		return nil
+	}
+	last, ns := v.checked.Load(), now.UnixNano()
+	if (last == 0 || ns-last >= int64(g.cfg.IntrospectEvery)) && v.checked.CompareAndSwap(last, ns) {
+		active, err := ti.IntrospectToken(ctx, token)
+		if err != nil {
+			g.log.Warn("guard: token introspection failed; using the last answer", "err", err)
+		} else {
+			v.inactive.Store(!active)
+		}
+	}
+	if v.inactive.Load() {
+		return errInactive
+	}
+	return nil
+}
+
 var (
+	errInactive       = tokenError("the access token has been revoked or its client disabled", nil)
 	errRevoked        = tokenError("the access token has been revoked", nil)
 	errClientInactive = tokenError("the access token's client is disabled", nil)
 )

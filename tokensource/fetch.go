@@ -144,7 +144,7 @@ func (s *Source) mint(ctx context.Context) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := s.tokenRequest(ctx, meta.TokenEndpoint)
+	req, err := s.tokenRequest(ctx, meta)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,8 @@ func missingScopes(requested, granted []string) []string {
 
 // tokenRequest builds the client credentials request with the configured
 // client authentication.
-func (s *Source) tokenRequest(ctx context.Context, tokenURL string) (*http.Request, error) {
+func (s *Source) tokenRequest(ctx context.Context, meta *Metadata) (*http.Request, error) {
+	tokenURL := meta.TokenEndpoint
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(s.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(s.cfg.Scopes, " "))
@@ -251,7 +252,7 @@ func (s *Source) tokenRequest(ctx context.Context, tokenURL string) (*http.Reque
 	var basicID, basicSecret string
 	switch s.cfg.AuthMethod {
 	case AuthPrivateKeyJWT:
-		a, err := s.assertion(tokenURL)
+		a, err := s.assertion(meta)
 		if err != nil {
 			return nil, err
 		}
@@ -299,7 +300,7 @@ func (s *Source) secret(ctx context.Context) (string, error) {
 }
 
 // assertion signs an RFC 7523 client authentication JWT for one request.
-func (s *Source) assertion(tokenURL string) (string, error) {
+func (s *Source) assertion(meta *Metadata) (string, error) {
 	alg, err := assertionAlg(s.cfg.PrivateKey)
 	if err != nil {
 		return "", err
@@ -313,8 +314,15 @@ func (s *Source) assertion(tokenURL string) (string, error) {
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", fmt.Errorf("tokensource: client assertion id: %w", err)
 	}
+	// The audience is the issuer identifier when it is known (what current
+	// guidance asks for, and what strict servers accept), else the token
+	// endpoint (RFC 7523 §3).
+	aud := meta.TokenEndpoint
+	if meta.Issuer != "" {
+		aud = meta.Issuer
+	}
 	now := s.cfg.Now()
-	cl := jwt.Claims{Issuer: s.cfg.ClientID, Subject: s.cfg.ClientID, Audience: jwt.Audience{tokenURL},
+	cl := jwt.Claims{Issuer: s.cfg.ClientID, Subject: s.cfg.ClientID, Audience: jwt.Audience{aud},
 		ID: base64.RawURLEncoding.EncodeToString(jti[:]), IssuedAt: jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now.Add(-5 * time.Second)), Expiry: jwt.NewNumericDate(now.Add(time.Minute))}
 	a, err := jwt.Signed(signer).Claims(cl).Serialize()

@@ -82,16 +82,4 @@ func waitIdle(t *testing.T, s *Source) {
 	}
 }
 
-// waitCount waits until f() reaches want (background requests).
-func waitCount(t *testing.T, f func() int64, want int64) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for f() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("count = %d after 10 s, want %d", f(), want)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -158,21 +158,29 @@ func (s *Source) run(f *flight) {
 	}
 	f.tok, f.err = s.tok, err
 	haveValid := s.tok != nil && s.usable(s.tok, now)
+	failures, retryIn := s.failures, s.nextAttempt.Sub(now)
+	s.mu.Unlock()
+	// Report before the flight ends, so that a caller that returns (and
+	// may exit) has seen its events and logs.
+	s.report(tok, err, now.Sub(start), failures, retryIn, haveValid)
+	s.mu.Lock()
 	s.flight = nil
 	s.mu.Unlock()
 	close(f.done)
+}
 
+func (s *Source) report(tok *Token, err error, took time.Duration, failures int, retryIn time.Duration, haveValid bool) {
 	switch {
 	case err != nil:
 		s.cfg.Logger.Warn("tokensource: token request failed", "client_id", s.cfg.ClientID, "err", err,
-			"attempt", s.failures, "retry_in", s.nextAttempt.Sub(now).Round(time.Millisecond), "have_valid_token", haveValid)
-		s.emit(Event{Type: EventFailed, Duration: now.Sub(start), Err: err})
+			"attempt", failures, "retry_in", retryIn.Round(time.Millisecond), "have_valid_token", haveValid)
+		s.emit(Event{Type: EventFailed, Duration: took, Err: err})
 	case tok.FromCache:
 		s.cfg.Logger.Info("tokensource: token taken from the shared cache", "client_id", s.cfg.ClientID, "expiry", tok.Expiry, "refresh_at", tok.RefreshAt)
 		s.emit(Event{Type: EventCacheHit, Expiry: tok.Expiry, RefreshAt: tok.RefreshAt, Scopes: tok.Scopes})
 	default:
 		s.cfg.Logger.Info("tokensource: token minted", "client_id", s.cfg.ClientID, "expiry", tok.Expiry, "refresh_at", tok.RefreshAt)
-		s.emit(Event{Type: EventMinted, Expiry: tok.Expiry, RefreshAt: tok.RefreshAt, Scopes: tok.Scopes, Duration: now.Sub(start)})
+		s.emit(Event{Type: EventMinted, Expiry: tok.Expiry, RefreshAt: tok.RefreshAt, Scopes: tok.Scopes, Duration: took})
 	}
 }
 

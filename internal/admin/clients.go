@@ -123,15 +123,7 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 		return CreateClientResponse{}, err
 	}
 
-	now := a.clock()
-	secret, cs := newSecret(now)
-	c := store.Client{
-		ID: credential.ID(clientIDPrefix, clientIDLen), Tenant: tenant, Name: req.Name, Contact: req.Contact,
-		GrantTypes: req.GrantTypes, Scopes: req.Scopes, RedirectURIs: nonNil(req.RedirectURIs),
-		AuthMethod: req.AuthMethod, Secrets: []store.ClientSecret{cs},
-		AccessTokenTTL: time.Duration(req.AccessTokenTTLSeconds) * time.Second,
-		Status:         store.StatusActive, CreatedAt: now, UpdatedAt: now,
-	}
+	secret, c := newClientRecord(tenant, req, a.clock())
 	err = a.st.Tx(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetTenant(ctx, tenant); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -139,19 +131,7 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 			}
 			return err
 		}
-		if err := a.checkGrantable(ctx, tx, p, tenant, c.Scopes); err != nil {
-			return err
-		}
-		if err := checkLoginFree(ctx, tx, tenant, c.ID, c.Contact.Login); err != nil {
-			return err
-		}
-		if err := tx.CreateClient(ctx, c); err != nil {
-			return err
-		}
-		return tx.AppendAudit(ctx, a.audit(p, tenant, "client.create", "client", c.ID, details(
-			"name", c.Name, "scopes", c.Scopes, "grant_types", c.GrantTypes,
-			"token_endpoint_auth_method", c.AuthMethod, "login", c.Contact.Login,
-			"access_token_ttl_seconds", req.AccessTokenTTLSeconds, "secret_id", cs.ID)))
+		return a.createClientTx(ctx, tx, p, c, req)
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return CreateClientResponse{}, errLoginTaken()
@@ -160,6 +140,39 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 		return CreateClientResponse{}, fmt.Errorf("create client in %s: %w", tenant, err)
 	}
 	return CreateClientResponse{ClientView: NewClientView(c), ClientSecret: secret}, nil
+}
+
+// newClientRecord builds the client of a validated creation request, with
+// its first secret; the secret is returned once and only its hash is kept.
+func newClientRecord(tenant string, req CreateClientRequest, now time.Time) (string, store.Client) {
+	secret, cs := newSecret(now)
+	return secret, store.Client{
+		ID: credential.ID(clientIDPrefix, clientIDLen), Tenant: tenant, Name: req.Name, Contact: req.Contact,
+		GrantTypes: req.GrantTypes, Scopes: req.Scopes, RedirectURIs: nonNil(req.RedirectURIs),
+		AuthMethod: req.AuthMethod, Secrets: []store.ClientSecret{cs},
+		AccessTokenTTL: time.Duration(req.AccessTokenTTLSeconds) * time.Second,
+		Status:         store.StatusActive, CreatedAt: now, UpdatedAt: now,
+	}
+}
+
+// createClientTx is the one path that stores a new client, in tx: the
+// catalogue and login checks, the record and its audit event. Key
+// conversion runs it inside its own transaction.
+func (a *API) createClientTx(ctx context.Context, tx store.Tx, p Principal, c store.Client, req CreateClientRequest) error {
+	if err := a.checkGrantable(ctx, tx, p, c.Tenant, c.Scopes); err != nil {
+		return err
+	}
+	if err := checkLoginFree(ctx, tx, c.Tenant, c.ID, c.Contact.Login); err != nil {
+		return err
+	}
+	if err := tx.CreateClient(ctx, c); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, a.audit(p, c.Tenant, "client.create", "client", c.ID, details(
+		"name", c.Name, "scopes", c.Scopes, "grant_types", c.GrantTypes,
+		"token_endpoint_auth_method", c.AuthMethod, "login", c.Contact.Login,
+		"access_token_ttl_seconds", req.AccessTokenTTLSeconds, "secret_id", c.Secrets[0].ID,
+		"converted_from_key", c.ConvertedFromKey)))
 }
 
 // validateClientCreate applies the defaults and checks the fields that need

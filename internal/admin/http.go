@@ -38,6 +38,17 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"DELETE /admin/v1/tenants/{tenant}/clients/{client_id}", a.handleDeleteClient},
 		{"POST /admin/v1/tenants/{tenant}/clients/{client_id}/secrets", a.handleRotateSecret},
 
+		{"POST /admin/v1/tenants/{tenant}/keys", a.handleCreateKey},
+		{"GET /admin/v1/tenants/{tenant}/keys", a.handleListKeys},
+		{"POST /admin/v1/tenants/{tenant}/keys/import", a.handleImportKeys},
+		{"GET /admin/v1/tenants/{tenant}/keys/{id}", a.handleGetKey},
+		{"PATCH /admin/v1/tenants/{tenant}/keys/{id}", a.handleUpdateKey},
+		{"POST /admin/v1/tenants/{tenant}/keys/{id}/convert", a.handleConvertKey},
+
+		{"GET /admin/v1/timeline", a.handleGetTimeline},
+		{"PUT /admin/v1/timeline", a.handlePutTimeline},
+		{"GET /admin/v1/migration", a.handleMigration},
+
 		{"GET /admin/v1/signing-keys", a.handleListSigningKeys},
 		{"POST /admin/v1/signing-keys/rotate", a.handleRotateSigningKeys},
 

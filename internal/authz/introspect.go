@@ -7,11 +7,15 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-// handleIntrospect is the introspection endpoint (RFC 7662). The caller
-// authenticates as a client and learns about tokens of its own tenant only;
-// a platform operator client (keyshift:admin) about any. Everything else —
-// unknown, expired, revoked, foreign — is {"active":false}, so the answer
-// never tells a caller more than that it cannot use the token.
+// handleIntrospect is the introspection endpoint (RFC 7662), for access
+// tokens and, when Config.Keys is set, legacy API keys (see introspectAny).
+// The caller authenticates as a client and learns about tokens of its own
+// tenant only; a platform operator client (keyshift:admin) about any.
+// Everything else — unknown, expired, revoked, foreign — is
+// {"active":false}, so the answer never tells a caller more than that it
+// cannot use the token. A key of the caller's tenant that the timeline
+// refuses is answered active:false with the decision, so that the guard can
+// tell its user why.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	f, caller, e := s.authenticateCaller(w, r, "introspect")
 	if e != nil {
@@ -19,10 +23,15 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, e)
 		return
 	}
-	// token_type_hint is advisory (RFC 7662 §2.1); only access tokens exist.
-	resp := s.introspect(f.get("token"), caller)
+	// token_type_hint is advisory (RFC 7662 §2.1): it orders the search.
+	resp, active, err := s.introspectAny(r.Context(), f.get("token"), f.get("token_type_hint"), caller)
+	if err != nil {
+		s.metrics.introspections.WithLabelValues(CodeServerError).Inc()
+		writeError(w, s.log, err)
+		return
+	}
 	outcome := "inactive"
-	if resp.Active {
+	if active {
 		outcome = "active"
 	}
 	s.metrics.introspections.WithLabelValues(outcome).Inc()

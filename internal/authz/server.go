@@ -59,6 +59,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Registerer receives the endpoints' metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// Keys, when set, lets introspection answer for legacy API keys
+	// (token_type_hint=api_key); see KeyIntrospector.
+	Keys KeyIntrospector
 }
 
 func (c *Config) defaults() error {

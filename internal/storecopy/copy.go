@@ -1,0 +1,390 @@
+// Package storecopy moves a keyshift installation from one store backend to
+// another, e.g. from a single machine's SQLite file to a shared PostgreSQL
+// database (`keyshift store copy --from … --to …`).
+//
+// Copy reads the source only through store.Store (plus the optional
+// interfaces below), writes the destination in batched transactions, then
+// counts every kind again on the destination to verify the copy. It refuses
+// a destination that holds anything, so it never merges two installations.
+// Run it with the source installation stopped, or at least with no admin
+// writes: it does not take a snapshot.
+package storecopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// Counts is the number of objects of each kind.
+type Counts struct {
+	Tenants     int64 `json:"tenants"`
+	Scopes      int64 `json:"scopes"`
+	Clients     int64 `json:"clients"`
+	SigningKeys int64 `json:"signing_keys"`
+	Revocations int64 `json:"revocations"`
+	AuditEvents int64 `json:"audit_events"`
+	APIKeys     int64 `json:"api_keys"`
+	UsageDays   int64 `json:"usage_days"`
+	Settings    int64 `json:"settings"`
+	Outbox      int64 `json:"outbox"`
+}
+
+// Total is the number of objects of every kind.
+func (c Counts) Total() int64 {
+	return c.Tenants + c.Scopes + c.Clients + c.SigningKeys + c.Revocations + c.AuditEvents +
+		c.APIKeys + c.UsageDays + c.Settings + c.Outbox
+}
+
+// kinds lists the counts by name, for messages.
+func (c Counts) kinds() []kindCount {
+	return []kindCount{{"tenants", c.Tenants}, {"scopes", c.Scopes}, {"clients", c.Clients},
+		{"signing keys", c.SigningKeys}, {"revocations", c.Revocations},
+		{"audit events", c.AuditEvents}, {"api keys", c.APIKeys}, {"usage days", c.UsageDays},
+		{"settings", c.Settings}, {"outbox messages", c.Outbox}}
+}
+
+type kindCount struct {
+	name string
+	n    int64
+}
+
+// SettingLister is implemented by stores that can list every settings
+// document. Without it Copy moves the settings it knows by name.
+type SettingLister interface {
+	ListSettings(ctx context.Context) (map[string][]byte, error)
+}
+
+// OutboxLister is implemented by stores that can list every outbox message,
+// delivered or not, in ID order after the given ID. Without it Copy moves
+// the undelivered messages only (delivered ones are kept for cleanup, not
+// for delivery).
+type OutboxLister interface {
+	ListOutbox(ctx context.Context, after string, limit int) ([]store.OutboxMessage, error)
+}
+
+// APIKeyCounter is implemented by stores that count their API keys without
+// reading them; without it Copy pages through every key to count them.
+type APIKeyCounter interface {
+	CountAPIKeys(ctx context.Context) (int64, error)
+}
+
+// BulkAPIKeyCreator is implemented by destination transactions that can
+// create many API keys in one statement (PostgreSQL's COPY); Copy uses it
+// when available.
+type BulkAPIKeyCreator interface {
+	CreateAPIKeys(ctx context.Context, keys []store.APIKey) error
+}
+
+// KnownSettings returns the names of the settings documents copied from a
+// store that is no SettingLister.
+func KnownSettings() []string { return []string{"timeline"} }
+
+// ErrDestinationNotEmpty is returned when the destination holds any object.
+var ErrDestinationNotEmpty = errors.New("destination store is not empty")
+
+// ErrVerification is returned when the destination's counts after the copy
+// differ from the source's.
+var ErrVerification = errors.New("copy verification failed")
+
+// batchSize is how many objects one destination transaction writes.
+const batchSize = 1000
+
+// keyBatchSize is batchSize for API keys, the kind that may number millions.
+const keyBatchSize = 5000
+
+// farFuture lists every outbox message as due.
+const farFutureYear = 9999
+
+// Copy copies every object of from into to, which must be empty, and
+// verifies the counts of each kind afterwards. progress, when not nil, is
+// called after every batch with the objects copied so far and the total.
+// It returns the counts copied.
+func Copy(ctx context.Context, from, to store.Store, progress func(done, total int64)) (Counts, error) {
+	fk, ok := from.(store.KeyReader)
+	if !ok {
+		return Counts{}, errors.New("storecopy: source store has no API key methods")
+	}
+	tk, ok := to.(store.KeyReader)
+	if !ok {
+		return Counts{}, errors.New("storecopy: destination store has no API key methods")
+	}
+	dst, err := count(ctx, to, tk)
+	if err != nil {
+		return Counts{}, fmt.Errorf("storecopy: count destination: %w", err)
+	}
+	if n := dst.Total(); n > 0 {
+		return Counts{}, fmt.Errorf("storecopy: %w: it holds %d objects", ErrDestinationNotEmpty, n)
+	}
+	src, err := count(ctx, from, fk)
+	if err != nil {
+		return Counts{}, fmt.Errorf("storecopy: count source: %w", err)
+	}
+	c := &copier{from: from, fk: fk, to: to, total: src.Total(), progress: progress}
+	c.report()
+	steps := []struct {
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{"tenants", c.tenants}, {"scopes", c.scopes}, {"clients", c.clients},
+		{"signing keys", c.signingKeys}, {"revocations", c.revocations},
+		{"audit events", c.audit}, {"api keys", c.apiKeys}, {"usage", c.usage},
+		{"settings", c.settings}, {"outbox", c.outbox},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return c.copied, fmt.Errorf("storecopy: copy %s: %w", s.name, err)
+		}
+	}
+	got, err := count(ctx, to, tk)
+	if err != nil {
+		return c.copied, fmt.Errorf("storecopy: verify: %w", err)
+	}
+	expect := c.copied
+	if _, ok := to.(OutboxLister); !ok {
+		// The destination can count its undelivered messages only.
+		expect.Outbox = c.undelivered
+	}
+	if err := verify(expect, got); err != nil {
+		return c.copied, fmt.Errorf("storecopy: %w", err)
+	}
+	return c.copied, nil
+}
+
+// verify compares what was copied with what the destination holds.
+func verify(copied, got Counts) error {
+	var errs []error
+	want, have := copied.kinds(), got.kinds()
+	for i := range want {
+		if want[i].n != have[i].n {
+			errs = append(errs, fmt.Errorf("%s: copied %d, destination holds %d",
+				want[i].name, want[i].n, have[i].n))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrVerification, errors.Join(errs...))
+	}
+	return nil
+}
+
+// copier carries the state of one copy.
+type copier struct {
+	from   store.Store
+	fk     store.KeyReader
+	to     store.Store
+	copied Counts
+	// undelivered counts the copied outbox messages not yet delivered.
+	undelivered int64
+	done        int64
+	total       int64
+	progress    func(done, total int64)
+}
+
+func (c *copier) report() {
+	if c.progress != nil {
+		c.progress(c.done, max(c.total, c.done))
+	}
+}
+
+// write runs fn on the destination in one transaction and counts n objects.
+func (c *copier) write(ctx context.Context, counter *int64, n int, fn func(tx store.Tx) error) error {
+	if n == 0 {
+		return nil
+	}
+	if err := c.to.Tx(ctx, fn); err != nil {
+		return err
+	}
+	*counter += int64(n)
+	c.done += int64(n)
+	c.report()
+	return nil
+}
+
+// writeAll writes items in batches with put.
+func writeAll[T any](ctx context.Context, c *copier, counter *int64, items []T,
+	put func(ctx context.Context, tx store.Tx, v T) error) error {
+	for start := 0; start < len(items); start += batchSize {
+		batch := items[start:min(start+batchSize, len(items))]
+		err := c.write(ctx, counter, len(batch), func(tx store.Tx) error {
+			for _, v := range batch {
+				if err := put(ctx, tx, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *copier) tenants(ctx context.Context) error {
+	items, err := c.from.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.Tenants, items, func(ctx context.Context, tx store.Tx, v store.Tenant) error {
+		return tx.CreateTenant(ctx, v)
+	})
+}
+
+func (c *copier) scopes(ctx context.Context) error {
+	items, err := c.from.ListScopes(ctx)
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.Scopes, items, func(ctx context.Context, tx store.Tx, v store.Scope) error {
+		return tx.PutScope(ctx, v)
+	})
+}
+
+func (c *copier) clients(ctx context.Context) error {
+	items, err := c.from.ListClients(ctx, "")
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.Clients, items, func(ctx context.Context, tx store.Tx, v store.Client) error {
+		return tx.CreateClient(ctx, v)
+	})
+}
+
+// signingKeys copies keys with their private part still sealed: the
+// destination needs the same sealing key as the source.
+func (c *copier) signingKeys(ctx context.Context) error {
+	items, err := c.from.ListSigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.SigningKeys, items, func(ctx context.Context, tx store.Tx, v store.SigningKey) error {
+		return tx.CreateSigningKey(ctx, v)
+	})
+}
+
+// revocations copies every revocation, expired ones included (the zero
+// time lists them all).
+func (c *copier) revocations(ctx context.Context) error {
+	items, err := c.from.ListRevocations(ctx, time.Time{})
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.Revocations, items, func(ctx context.Context, tx store.Tx, v store.Revocation) error {
+		return tx.CreateRevocation(ctx, v)
+	})
+}
+
+func (c *copier) audit(ctx context.Context) error {
+	return pageAudit(ctx, c.from, func(events []store.AuditEvent) error {
+		return c.write(ctx, &c.copied.AuditEvents, len(events), func(tx store.Tx) error {
+			// Oldest first, so events of one instant list in the same order
+			// on the destination (newest inserted first).
+			for i := len(events) - 1; i >= 0; i-- {
+				if err := tx.AppendAudit(ctx, events[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+}
+
+// apiKeys reads the next page of keys while the previous one is written.
+func (c *copier) apiKeys(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan []store.APIKey, 2)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		readErr <- pageAPIKeys(ctx, c.fk, keyBatchSize, func(keys []store.APIKey) error {
+			select {
+			case pages <- keys:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	for keys := range pages {
+		if err := c.writeAPIKeys(ctx, keys); err != nil {
+			cancel()
+			for range pages { // let the reader finish
+			}
+			return err
+		}
+	}
+	return <-readErr
+}
+
+func (c *copier) writeAPIKeys(ctx context.Context, keys []store.APIKey) error {
+	return c.write(ctx, &c.copied.APIKeys, len(keys), func(tx store.Tx) error {
+		if bulk, ok := tx.(BulkAPIKeyCreator); ok {
+			return bulk.CreateAPIKeys(ctx, keys)
+		}
+		ktx, ok := tx.(store.KeyTx)
+		if !ok {
+			return errors.New("destination transaction has no API key methods")
+		}
+		for _, k := range keys {
+			if err := ktx.CreateAPIKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (c *copier) usage(ctx context.Context) error {
+	days, err := c.fk.ListUsage(ctx, store.UsageFilter{})
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.UsageDays, days, func(ctx context.Context, tx store.Tx, u store.UsageDay) error {
+		ktx, ok := tx.(store.KeyTx)
+		if !ok {
+			return errors.New("destination transaction has no API key methods")
+		}
+		// Added to an empty destination, the delta is the day itself.
+		return ktx.AddUsage(ctx, []store.UsageDelta{{KeyID: u.KeyID, Tenant: u.Tenant, Day: u.Day,
+			Accepted: u.Accepted, Refused: u.Refused, LastUsedAt: u.LastUsedAt, LastIP: u.LastIP,
+			LastUserAgent: u.LastUserAgent, Routes: u.Routes}})
+	})
+}
+
+func (c *copier) settings(ctx context.Context) error {
+	all, err := listSettings(ctx, c.from, c.fk)
+	if err != nil {
+		return err
+	}
+	names := sortedKeys(all)
+	return writeAll(ctx, c, &c.copied.Settings, names, func(ctx context.Context, tx store.Tx, name string) error {
+		ktx, ok := tx.(store.KeyTx)
+		if !ok {
+			return errors.New("destination transaction has no API key methods")
+		}
+		return ktx.PutSetting(ctx, name, all[name])
+	})
+}
+
+func (c *copier) outbox(ctx context.Context) error {
+	msgs, err := listOutbox(ctx, c.from, c.fk)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.DeliveredAt == nil {
+			c.undelivered++
+		}
+	}
+	return writeAll(ctx, c, &c.copied.Outbox, msgs, func(ctx context.Context, tx store.Tx, m store.OutboxMessage) error {
+		ktx, ok := tx.(store.KeyTx)
+		if !ok {
+			return errors.New("destination transaction has no API key methods")
+		}
+		return ktx.EnqueueOutbox(ctx, m)
+	})
+}

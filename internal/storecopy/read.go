@@ -1,0 +1,166 @@
+package storecopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// count counts the objects of every kind in s.
+func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, error) {
+	var c Counts
+	steps := []struct {
+		name string
+		run  func() (int64, error)
+	}{
+		{"tenants", func() (int64, error) { return length(s.ListTenants(ctx)) }},
+		{"scopes", func() (int64, error) { return length(s.ListScopes(ctx)) }},
+		{"clients", func() (int64, error) { return length(s.ListClients(ctx, "")) }},
+		{"signing keys", func() (int64, error) { return length(s.ListSigningKeys(ctx)) }},
+		{"revocations", func() (int64, error) { return length(s.ListRevocations(ctx, time.Time{})) }},
+		{"audit events", func() (int64, error) {
+			return countPages(func(f func([]store.AuditEvent) error) error { return pageAudit(ctx, s, f) })
+		}},
+		{"api keys", func() (int64, error) {
+			if kc, ok := s.(APIKeyCounter); ok {
+				return kc.CountAPIKeys(ctx)
+			}
+			return countPages(func(f func([]store.APIKey) error) error { return pageAPIKeys(ctx, kr, keyBatchSize, f) })
+		}},
+		{"usage", func() (int64, error) { return length(kr.ListUsage(ctx, store.UsageFilter{})) }},
+		{"settings", func() (int64, error) {
+			m, err := listSettings(ctx, s, kr)
+			return int64(len(m)), err
+		}},
+		{"outbox", func() (int64, error) { return length(listOutbox(ctx, s, kr)) }},
+	}
+	out := []*int64{&c.Tenants, &c.Scopes, &c.Clients, &c.SigningKeys, &c.Revocations,
+		&c.AuditEvents, &c.APIKeys, &c.UsageDays, &c.Settings, &c.Outbox}
+	for i, step := range steps {
+		n, err := step.run()
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", step.name, err)
+		}
+		*out[i] = n
+	}
+	return c, nil
+}
+
+func length[T any](items []T, err error) (int64, error) { return int64(len(items)), err }
+
+// countPages counts the items a pager delivers.
+func countPages[T any](pager func(func([]T) error) error) (int64, error) {
+	var n int64
+	err := pager(func(items []T) error {
+		n += int64(len(items))
+		return nil
+	})
+	return n, err
+}
+
+// pageAPIKeys delivers every API key in ID order, size at a time.
+func pageAPIKeys(ctx context.Context, kr store.KeyReader, size int, fn func([]store.APIKey) error) error {
+	after := ""
+	for {
+		keys, err := kr.ListAPIKeys(ctx, store.APIKeyFilter{After: after, Limit: size})
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		if err := fn(keys); err != nil {
+			return err
+		}
+		if len(keys) < size {
+			return nil
+		}
+		after = keys[len(keys)-1].ID
+	}
+}
+
+// pageAudit delivers every audit event, newest first. Audit pages are
+// bounded by time only (AuditFilter.Before is exclusive), so a page must
+// not end in the middle of events of one instant: the oldest instant of a
+// full page is left for the next page, and a page holding one instant only
+// is fetched again, larger. Instants are compared to the microsecond, the
+// finest precision every backend keeps.
+func pageAudit(ctx context.Context, r store.Reader, fn func([]store.AuditEvent) error) error {
+	var before time.Time
+	limit := batchSize
+	for {
+		events, err := r.ListAudit(ctx, store.AuditFilter{Before: before, Limit: limit})
+		if err != nil {
+			return err
+		}
+		if len(events) < limit {
+			if len(events) == 0 {
+				return nil
+			}
+			return fn(events)
+		}
+		oldest := events[len(events)-1].Time.Truncate(time.Microsecond)
+		cut := len(events)
+		for cut > 0 && events[cut-1].Time.Truncate(time.Microsecond).Equal(oldest) {
+			cut--
+		}
+		if cut == 0 {
+			limit *= 2 // one instant fills the page
+			continue
+		}
+		if err := fn(events[:cut]); err != nil {
+			return err
+		}
+		before, limit = oldest.Add(time.Microsecond), batchSize
+	}
+}
+
+// listSettings returns every settings document of s.
+func listSettings(ctx context.Context, s store.Store, kr store.KeyReader) (map[string][]byte, error) {
+	if sl, ok := s.(SettingLister); ok {
+		return sl.ListSettings(ctx)
+	}
+	out := map[string][]byte{}
+	for _, name := range KnownSettings() {
+		v, err := kr.GetSetting(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// listOutbox returns every outbox message of s (the undelivered ones only
+// when s is no OutboxLister).
+func listOutbox(ctx context.Context, s store.Store, kr store.KeyReader) ([]store.OutboxMessage, error) {
+	ol, ok := s.(OutboxLister)
+	if !ok {
+		return kr.ListDueOutbox(ctx, time.Date(farFutureYear, 1, 1, 0, 0, 0, 0, time.UTC), 1<<30)
+	}
+	var out []store.OutboxMessage
+	after := ""
+	for {
+		msgs, err := ol.ListOutbox(ctx, after, batchSize)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+		if len(msgs) < batchSize {
+			return out, nil
+		}
+		after = msgs[len(msgs)-1].ID
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
