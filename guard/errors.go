@@ -81,6 +81,11 @@ func (g *Guard) writeError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if e.Key != nil {
+		if e.Status == http.StatusUnauthorized {
+			// RFC 9110 §15.5.2: a 401 carries a challenge; this one
+			// points the key's user to OAuth.
+			h.Set("WWW-Authenticate", `Bearer realm="`+g.realm+`"`)
+		}
 		writeKeyRefusal(w, e)
 		return
 	}

@@ -156,6 +156,9 @@ func TestGuard_RefusedKeys_JSONWithReasonDateAndGuide(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 				t.Fatal(err)
 			}
+			if w.Header().Get("WWW-Authenticate") != `Bearer realm="api"` {
+				t.Errorf("challenge %q", w.Header().Get("WWW-Authenticate"))
+			}
 			if body["error"] != tc.code || body["error_description"] == "" {
 				t.Errorf("body %v", body)
 			}

@@ -17,6 +17,7 @@ import (
 // TestCacheHelperProcess is the body of the child processes of
 // TestCacheFile_TwoProcesses_OneTokenRequest; it does nothing otherwise.
 func TestCacheHelperProcess(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("TOKENSOURCE_HELPER") != "1" {
 		t.Skip("helper process only")
 	}
@@ -40,6 +41,7 @@ func TestCacheHelperProcess(t *testing.T) {
 }
 
 func TestCacheFile_TwoProcesses_OneTokenRequest(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	c := k.NewClient(t, "")
 	dir := t.TempDir()
@@ -94,6 +96,7 @@ func TestCacheFile_TwoProcesses_OneTokenRequest(t *testing.T) {
 }
 
 func TestCacheFile_InvalidatedTokenIsNotReadBack(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	cache := filepath.Join(t.TempDir(), "tok.json")
 	s, _ := newKeyshiftSource(t, k, newClock(), func(c *Config) { c.CacheFile = cache })
@@ -112,6 +115,7 @@ func TestCacheFile_InvalidatedTokenIsNotReadBack(t *testing.T) {
 }
 
 func TestCacheFile_EndpointDownAtStart_UsesValidCachedToken(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	cache := filepath.Join(t.TempDir(), "tok.json")
 	clock := newClock()

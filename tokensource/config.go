@@ -81,7 +81,7 @@ type Config struct {
 	// RequestTimeout bounds one token request; default 30 s.
 	RequestTimeout time.Duration
 	// ExpiryLeeway: a token this close to expiry is not handed out; default
-	// 30 s.
+	// 30 s, and at most a tenth of the token's lifetime.
 	ExpiryLeeway time.Duration
 	// DefaultLifetime is assumed when the server omits expires_in; default
 	// 1 h.

@@ -15,6 +15,7 @@ import (
 // clock is moved.
 
 func TestSource_RefreshesAt20hOf24hToken_NotBefore(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	clock := newClock()
 	s, _ := newKeyshiftSource(t, k, clock, nil)
@@ -65,6 +66,7 @@ func TestSource_RefreshesAt20hOf24hToken_NotBefore(t *testing.T) {
 }
 
 func TestSource_200ConcurrentCallers_OneTokenRequest(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	s, _ := newKeyshiftSource(t, k, newClock(), nil)
 	var (
@@ -96,6 +98,7 @@ func TestSource_200ConcurrentCallers_OneTokenRequest(t *testing.T) {
 }
 
 func TestSource_EndpointDownInRefreshWindow_ServesOldTokenBacksOffRecovers(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	clock := newClock()
 	var (
@@ -119,15 +122,15 @@ func TestSource_EndpointDownInRefreshWindow_ServesOldTokenBacksOffRecovers(t *te
 	k.SetDown(true)
 	clock.Advance(old.RefreshAt.Sub(clock.Now()) + time.Second)
 
-	// Thirty simulated minutes, a call every second: every call gets the old
-	// token, and the failing requests thin out exponentially.
-	for range 30 * 60 {
+	// Thirty simulated minutes, a call every three seconds: every call gets
+	// the old token, and the failing requests thin out exponentially.
+	for range 30 * 60 / 3 {
 		got, err := s.Current(ctx)
 		if err != nil || got.AccessToken != old.AccessToken {
 			t.Fatalf("while the endpoint is down: err %v, old token %v", err, got != nil && got.AccessToken == old.AccessToken)
 		}
 		waitIdle(t, s)
-		clock.Advance(time.Second)
+		clock.Advance(3 * time.Second)
 	}
 	mu.Lock()
 	attempts := len(failures)
@@ -165,6 +168,7 @@ func TestSource_EndpointDownInRefreshWindow_ServesOldTokenBacksOffRecovers(t *te
 }
 
 func TestSource_RotatedSecret_InvalidClient(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	s, c := newKeyshiftSource(t, k, newClock(), nil)
 	if _, err := s.Current(context.Background()); err != nil {
@@ -192,6 +196,7 @@ func TestSource_RotatedSecret_InvalidClient(t *testing.T) {
 }
 
 func TestSource_ScopeNotOnClient_InvalidScopeNamesIt(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	s, _ := newKeyshiftSource(t, k, newClock(), func(c *Config) {
 		c.Scopes = []string{"core.invoice.read", "core.supplier.write"}
@@ -207,6 +212,7 @@ func TestSource_ScopeNotOnClient_InvalidScopeNamesIt(t *testing.T) {
 }
 
 func TestSource_ClientSecretPostAndDiscovery(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	c := k.NewClient(t, "client_secret_post")
 	s, err := New(Config{Issuer: k.URL, ClientID: c.ID, ClientSecret: c.Secret, AuthMethod: AuthClientSecretPost,

@@ -65,6 +65,7 @@ func startOIDCProvider(t *testing.T, clientID, secret, jwks string) string {
 }
 
 func TestSource_AgainstOIDCProvider(t *testing.T) {
+	t.Parallel()
 	const id, secret = "erp-sync", "a-long-enough-client-secret-for-oidc-provider"
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -50,6 +50,7 @@ var parseCases = []struct {
 }
 
 func TestParseTokenResponse(t *testing.T) {
+	t.Parallel()
 	for _, tc := range parseCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseTokenResponse(tc.status, tc.header, []byte(tc.body))
@@ -94,6 +95,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 }
 
 func TestRefusedScopes(t *testing.T) {
+	t.Parallel()
 	req := []string{"core.invoice.read", "core.supplier.write"}
 	if got := refusedScopes(req, `scope "core.supplier.write" is not on the client`); fmt.Sprint(got) != "[core.supplier.write]" {
 		t.Errorf("named: %v", got)
@@ -104,6 +106,7 @@ func TestRefusedScopes(t *testing.T) {
 }
 
 func TestSource_EndpointFailures_TypedErrors(t *testing.T) {
+	t.Parallel()
 	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(w, "<html><body>Sign in</body></html>")
@@ -137,6 +140,7 @@ func TestSource_EndpointFailures_TypedErrors(t *testing.T) {
 }
 
 func TestSource_ServerClockSkew_WarnsKeepsLocalExpiry(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Date", time.Now().Add(-10*time.Minute).UTC().Format(http.TimeFormat))
 		w.Header().Set("Content-Type", "application/json")
@@ -158,6 +162,7 @@ func TestSource_ServerClockSkew_WarnsKeepsLocalExpiry(t *testing.T) {
 }
 
 func TestSource_PrivateKeyJWT_SignsAssertion(t *testing.T) {
+	t.Parallel()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	var got jwt.Claims
 	var kid string
@@ -196,6 +201,7 @@ func TestSource_PrivateKeyJWT_SignsAssertion(t *testing.T) {
 }
 
 func TestNew_RejectsIncompleteConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]Config{
 		"no URL":                  {ClientID: "c", ClientSecret: "s"},
 		"not http":                {TokenURL: "ftp://x/token", ClientID: "c", ClientSecret: "s"},
@@ -227,4 +233,25 @@ func BenchmarkSource_Current_Fresh(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestSource_ShortLivedToken_UsableMostOfItsLife(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"t","token_type":"Bearer","expires_in":20}`)
+	}))
+	defer srv.Close()
+	clock := newClock()
+	s, _ := New(Config{TokenURL: srv.URL, ClientID: "c", ClientSecret: "s", Now: clock.Now, Logger: discard()})
+	tok, err := s.Current(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.usable(tok, clock.Now().Add(17*time.Second)) || s.usable(tok, clock.Now().Add(18*time.Second)) {
+		t.Errorf("a 20 s token: want usable until 18 s (leeway 2 s)")
+	}
+	if d := tok.RefreshAt.Sub(tok.IssuedAt); d < 15*time.Second || d > 18*time.Second {
+		t.Errorf("refresh point of a 20 s token at %v", d)
+	}
 }

@@ -118,7 +118,7 @@ func (s *Source) Current(ctx context.Context) (*Token, error) {
 			return f.tok, nil
 		}
 		if f.err == nil {
-			f.err = errors.New("tokensource: the new token is already expired; check expires_in and ExpiryLeeway")
+			return nil, errors.New("tokensource: the new token is already expired; check expires_in and ExpiryLeeway")
 		}
 		return nil, f.err
 	case <-ctx.Done():
@@ -127,7 +127,13 @@ func (s *Source) Current(ctx context.Context) (*Token, error) {
 }
 
 func (s *Source) usable(t *Token, now time.Time) bool {
-	return now.Before(t.Expiry.Add(-s.cfg.ExpiryLeeway))
+	return now.Before(t.Expiry.Add(-s.leeway(t.IssuedAt, t.Expiry)))
+}
+
+// leeway is ExpiryLeeway, but at most a tenth of a short-lived token's
+// lifetime, so that a 60 s token is still usable for most of its life.
+func (s *Source) leeway(issued, expiry time.Time) time.Duration {
+	return min(s.cfg.ExpiryLeeway, expiry.Sub(issued)/10)
 }
 
 // startFlight starts the one token request; s.mu is held.
@@ -207,7 +213,7 @@ func (s *Source) refreshPoint(issued, expiry time.Time) time.Time {
 	if j > 0 {
 		at = at.Add(rand.N(2*j+1) - j)
 	}
-	if lim := expiry.Add(-s.cfg.ExpiryLeeway); at.After(lim) {
+	if lim := expiry.Add(-s.leeway(issued, expiry)); at.After(lim) {
 		at = lim
 	}
 	if at.Before(issued) {

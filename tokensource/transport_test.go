@@ -29,6 +29,7 @@ func call(t *testing.T, hc *http.Client, req *http.Request) (int, map[string]str
 }
 
 func TestTransport_401_DropsTokenRemintsOnceRetriesOnce(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	api := agenttest.StartResource(t, k, "core.invoice.read")
 	clock := newClock()
@@ -77,6 +78,7 @@ func TestTransport_401_DropsTokenRemintsOnceRetriesOnce(t *testing.T) {
 }
 
 func TestTransport_Concurrent401s_OneRemint(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	api := agenttest.StartResource(t, k, "core.invoice.read")
 	clock := newClock()
@@ -100,6 +102,7 @@ func TestTransport_Concurrent401s_OneRemint(t *testing.T) {
 }
 
 func TestTransport_ResourceRefusesEveryToken_NoStorm(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	api := agenttest.StartResource(t, k, "core.supplier.write") // a scope the client lacks
 	s, _ := newKeyshiftSource(t, k, newClock(), nil)

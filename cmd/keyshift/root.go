@@ -13,7 +13,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newInitCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newInitCmd(), newBenchCmd(), newMigrateCmd(), newStoreCmd())
 	addAdminCommands(root)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func TestConvertKey_ClientWithExactScopes_LinkedBothWays(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// A scope covering more than the key holds must not be granted.
 	if _, err := e.api.PutScope(context.Background(), operator, "core.invoice.all", PutScopeRequest{
@@ -56,6 +57,7 @@ func TestConvertKey_ClientWithExactScopes_LinkedBothWays(t *testing.T) {
 }
 
 func TestConvertKey_AllAPIsKeyGetsEveryAPIScope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	k := e.mustCreateKey(t, "acme", CreateKeyRequest{})
 	resp, err := e.api.ConvertKey(context.Background(), acmeAdmin, "acme", k.ID, ConvertKeyRequest{})
@@ -69,6 +71,7 @@ func TestConvertKey_AllAPIsKeyGetsEveryAPIScope(t *testing.T) {
 }
 
 func TestConvertKey_Refusals_NothingHalfWritten(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	plat := e.mustCreateKey(t, "acme", CreateKeyRequest{Name: "sftp", Owner: "platform", Purpose: "sftp-loader", Permissions: []string{"invoices:read"}})
 	other := e.mustCreateKey(t, "globex", CreateKeyRequest{Permissions: []string{"invoices:read"}})

@@ -32,6 +32,9 @@ type ImportOptions struct {
 	// DryRun checks every row against the store, counts what would change
 	// and rolls every batch back.
 	DryRun bool
+	// BatchSize is how many rows each transaction covers: 0 or anything
+	// above ImportBatch means ImportBatch.
+	BatchSize int
 }
 
 // ImportError is one problem of one row.
@@ -114,22 +117,28 @@ func (a *API) ImportKeys(ctx context.Context, p Principal, tenant string, r io.R
 	}
 	im := &importer{a: a, p: p, tenant: tenant, opts: opts, stamp: a.clock(), known: known, state: state,
 		res: ImportResult{DryRun: opts.DryRun, Errors: []ImportError{}}}
-	batch := make([]apikey.ImportRow, 0, ImportBatch)
+	if opts.BatchSize <= 0 || opts.BatchSize > ImportBatch {
+		im.opts.BatchSize = ImportBatch
+	}
+	batch := make([]apikey.ImportRow, 0, im.opts.BatchSize)
 	for done := false; !done; {
-		batch, done, err = im.read(ir, batch[:0])
-		if err != nil {
-			return im.res, fmt.Errorf("import into %s: %w", tenant, err)
-		}
+		var readErr error
+		batch, done, readErr = im.read(ir, batch[:0])
+		// The rows read before a failure (a body over the limit, a dropped
+		// connection) are whole and valid: keep them.
 		if err := im.commit(ctx, batch); err != nil {
 			return im.res, fmt.Errorf("import into %s: %w", tenant, err)
+		}
+		if readErr != nil {
+			return im.res, fmt.Errorf("import into %s: read: %w", tenant, readErr)
 		}
 	}
 	return im.res, nil
 }
 
-// read fills batch with up to ImportBatch valid rows, recording bad ones.
+// read fills batch with up to BatchSize valid rows, recording bad ones.
 func (im *importer) read(ir *apikey.ImportReader, batch []apikey.ImportRow) ([]apikey.ImportRow, bool, error) {
-	for len(batch) < ImportBatch {
+	for len(batch) < im.opts.BatchSize {
 		row, err := ir.Next()
 		var re *apikey.RowError
 		switch {
@@ -228,12 +237,12 @@ func (im *importer) row(ctx context.Context, tx store.Tx, row apikey.ImportRow) 
 func (im *importer) check(row apikey.ImportRow, keyID string) *apikey.RowError {
 	var ps []apikey.Problem
 	if row.Owner == apikey.OwnerPlatform && !im.p.IsOperator() {
-		ps = append(ps, apikey.Problem{Field: "owner", Message: "owner: only operators import platform-owned keys"})
+		ps = append(ps, apikey.Problem{Field: "owner", Message: "owner is platform: only operators import platform-owned keys"})
 	}
 	for _, perm := range row.Permissions {
 		if !im.known[perm] {
 			ps = append(ps, apikey.Problem{Field: "permissions",
-				Message: fmt.Sprintf("permissions: unknown permission %q: no scope of the catalogue covers it", perm)})
+				Message: fmt.Sprintf("permissions lists unknown permission %q: no scope of the catalogue covers it", perm)})
 		}
 	}
 	if im.state.loginTaken(row.Contact.Login, keyID) {

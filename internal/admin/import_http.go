@@ -9,9 +9,14 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/keyshift/keyshift/internal/apikey"
 )
+
+// ImportDeadline is how long one import request may take to send its body
+// and receive its answer.
+const ImportDeadline = 2 * time.Hour
 
 // Media types of import bodies.
 const (
@@ -51,7 +56,13 @@ func (a *API) handleImportKeys(w http.ResponseWriter, r *http.Request, p Princip
 			return v.err()
 		}
 	}
-	// The only endpoint with a body this large; it is read as a stream.
+	// The only endpoint with a body this large; it is read as a stream,
+	// for longer than the server's usual deadlines allow. The caller is an
+	// authenticated admin, so the longer deadline is no slow-client risk.
+	rc := http.NewResponseController(w)
+	deadline := time.Now().Add(ImportDeadline)
+	_ = rc.SetReadDeadline(deadline) // not supported by every ResponseWriter (tests); nothing to do then
+	_ = rc.SetWriteDeadline(deadline)
 	body := http.MaxBytesReader(w, r.Body, MaxImportBytes)
 	res, err := a.ImportKeys(r.Context(), p, tenant, body, format, opts)
 	var mbe *http.MaxBytesError

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,6 +56,7 @@ func mixedFile() string {
 }
 
 func TestImport_MalformedRowsReported_RestImported(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.importBody(t, tokOperator, "acme", "application/x-ndjson", mixedFile(), "")
 	if r.status != http.StatusOK {
@@ -96,6 +99,7 @@ func TestImport_MalformedRowsReported_RestImported(t *testing.T) {
 }
 
 func TestImport_ReimportIsIdempotent_ChangesUpdate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// The mixed file without its repeated row: a consistent source.
 	file := strings.Replace(mixedFile(), fmt.Sprintf(`{"key":%q,"name":"again"}`, legacyKey(1)), "", 1)
@@ -128,6 +132,7 @@ func TestImport_ReimportIsIdempotent_ChangesUpdate(t *testing.T) {
 }
 
 func TestImport_CSV_DryRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	csvBody := "\ufeffkey,name,permissions,contact_email,owner,expires_at\n" +
 		legacyKey(1) + ",ERP,invoices:read;suppliers:read,jdoe@acme.example,tenant,2027-01-01\n" +
@@ -161,6 +166,7 @@ func TestImport_CSV_DryRun(t *testing.T) {
 }
 
 func TestImport_WholeRequestRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cases := []struct {
 		name, token, tenant, ct, body, query string
@@ -187,6 +193,7 @@ func TestImport_WholeRequestRefusals(t *testing.T) {
 }
 
 func TestImport_TenantAdminRows(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	plat := fmt.Sprintf(`{"key":%q,"owner":"platform","purpose":"mobile"}`, legacyKey(1))
 	e.importBody(t, tokOperator, "acme", "application/x-ndjson", plat, "")
@@ -213,14 +220,16 @@ func TestImport_TenantAdminRows(t *testing.T) {
 	}
 }
 
-func TestImport_BatchesOfAThousand_OneAuditEventEach(t *testing.T) {
+func TestImport_Batches_OneAuditEventEach(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
+	opts := ImportOptions{BatchSize: 10} // the real size, 1000, runs in TestImport1M
 	var b strings.Builder
-	for i := range 2500 {
+	for i := range 25 {
 		fmt.Fprintf(&b, "{\"key\":%q,\"permissions\":[\"invoices:read\"]}\n", legacyKey(i))
 	}
-	res, err := e.api.ImportKeys(context.Background(), operator, "acme", strings.NewReader(b.String()), apikey.ImportJSONL, ImportOptions{})
-	if err != nil || res.Created != 2500 {
+	res, err := e.api.ImportKeys(context.Background(), operator, "acme", strings.NewReader(b.String()), apikey.ImportJSONL, opts)
+	if err != nil || res.Created != 25 {
 		t.Fatalf("import = %+v, %v", res, err)
 	}
 	if n := e.auditCount(t, "api_key.import", "acme"); n != 3 {
@@ -229,17 +238,46 @@ func TestImport_BatchesOfAThousand_OneAuditEventEach(t *testing.T) {
 	// A row repeated in a later batch is reported, not applied twice.
 	dup := b.String() + fmt.Sprintf("{\"key\":%q,\"name\":\"dup\"}\n", legacyKey(0))
 	e.clock.Add(time.Second)
-	res, err = e.api.ImportKeys(context.Background(), operator, "acme", strings.NewReader(fmt.Sprintf("{\"key\":%q,\"name\":\"x\"}\n", legacyKey(0))+dup), apikey.ImportJSONL, ImportOptions{})
+	res, err = e.api.ImportKeys(context.Background(), operator, "acme", strings.NewReader(fmt.Sprintf("{\"key\":%q,\"name\":\"x\"}\n", legacyKey(0))+dup), apikey.ImportJSONL, opts)
 	if err != nil || res.Failed != 2 || res.Updated != 1 {
 		t.Fatalf("duplicates = %+v, %v", res, err)
+	}
+	// A dry run keeps no batch, yet still tells a repeat in a later batch.
+	var fresh strings.Builder
+	for i := range 15 {
+		fmt.Fprintf(&fresh, "{\"key\":%q}\n", legacyKey(1000+i))
+	}
+	fresh.WriteString(fmt.Sprintf("{\"key\":%q}\n", legacyKey(1000)))
+	res, err = e.api.ImportKeys(context.Background(), operator, "acme", strings.NewReader(fresh.String()), apikey.ImportJSONL,
+		ImportOptions{BatchSize: 10, DryRun: true})
+	if err != nil || res.Created != 15 || res.Failed != 1 || res.Errors[0].Line != 16 {
+		t.Fatalf("dry run with a repeat = %+v, %v", res, err)
 	}
 }
 
 func TestImport_ErrorListCapped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	body := strings.Repeat("{\"key\":\"short\"}\n", MaxImportErrors+5)
 	res, err := e.api.ImportKeys(context.Background(), operator, "acme", strings.NewReader(body), apikey.ImportJSONL, ImportOptions{})
 	if err != nil || len(res.Errors) != MaxImportErrors || res.ErrorsTotal != MaxImportErrors+5 || res.Failed != MaxImportErrors+5 {
 		t.Fatalf("errors = %d, total %d, failed %d, %v", len(res.Errors), res.ErrorsTotal, res.Failed, err)
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+func TestImport_ReadFailure_KeepsWholeRowsBeforeIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	body := io.MultiReader(strings.NewReader(fmt.Sprintf("{\"key\":%q}\n{\"key\":%q}\n", legacyKey(1), legacyKey(2))), failingReader{})
+	res, err := e.api.ImportKeys(context.Background(), operator, "acme", body, apikey.ImportJSONL, ImportOptions{})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") || res.Created != 2 {
+		t.Fatalf("import = %+v, %v", res, err)
+	}
+	if n := e.keyCount(t, "acme"); n != 2 {
+		t.Errorf("stored keys = %d, want 2", n)
 	}
 }

@@ -54,6 +54,7 @@ func tp(s string) *time.Time {
 }
 
 func TestCreateKey_KeyShownOnceAndStoredAsHash(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.call(t, tokAcme, "POST", "/admin/v1/tenants/acme/keys", map[string]any{
 		"name": "ERP sync", "permissions": []string{"invoices:read"}, "expires_at": "2027-03-01",
@@ -89,6 +90,7 @@ func TestCreateKey_KeyShownOnceAndStoredAsHash(t *testing.T) {
 }
 
 func TestCreateKey_BadInput_400AndNothingWritten(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	long := strings.Repeat("x", 201)
 	cases := []struct {
@@ -131,6 +133,7 @@ func TestCreateKey_BadInput_400AndNothingWritten(t *testing.T) {
 }
 
 func TestCreateKey_Authorization(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cases := []struct {
 		name, token, tenant string
@@ -157,6 +160,7 @@ func TestCreateKey_Authorization(t *testing.T) {
 }
 
 func TestCreateKey_TimelineRefusesTenantKeys(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		tl   apikey.Timeline
@@ -191,6 +195,7 @@ func TestCreateKey_TimelineRefusesTenantKeys(t *testing.T) {
 }
 
 func TestCreateKey_LoginTakenAmongKeys_409(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustCreateKey(t, "acme", CreateKeyRequest{Contact: store.Contact{Login: "jdoe"}})
 	r := e.call(t, tokAcme, "POST", "/admin/v1/tenants/acme/keys", map[string]any{"name": "k2", "contact": map[string]string{"login": "JDoe"}})
@@ -207,6 +212,7 @@ func TestCreateKey_LoginTakenAmongKeys_409(t *testing.T) {
 }
 
 func TestUpdateKey_TenantAdminAndPlatformKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	plat := e.mustCreateKey(t, "acme", CreateKeyRequest{Name: "sftp", Owner: "platform", Purpose: "sftp-loader"})
 	own := e.mustCreateKey(t, "acme", CreateKeyRequest{})
@@ -254,6 +260,7 @@ func TestUpdateKey_TenantAdminAndPlatformKeys(t *testing.T) {
 }
 
 func TestUpdateKey_DisableQueuesNotification_RevokeIsFinal(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	k := e.mustCreateKey(t, "acme", CreateKeyRequest{})
 	path := "/admin/v1/tenants/acme/keys/" + k.ID
@@ -290,6 +297,7 @@ func TestUpdateKey_DisableQueuesNotification_RevokeIsFinal(t *testing.T) {
 }
 
 func TestListKeys_ShowsUsageAndLastUse(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	k := e.mustCreateKey(t, "acme", CreateKeyRequest{})
 	idle := e.mustCreateKey(t, "acme", CreateKeyRequest{Name: "idle"})
@@ -333,6 +341,7 @@ func TestListKeys_ShowsUsageAndLastUse(t *testing.T) {
 }
 
 func TestListKeys_Pages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for range 3 {
 		e.mustCreateKey(t, "acme", CreateKeyRequest{})

@@ -12,6 +12,7 @@ import (
 )
 
 func TestMigration_StatusesAndImpactReport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if _, err := e.api.CreateTenant(ctx, operator, CreateTenantRequest{ID: "initech", Name: "Initech"}); err != nil {
@@ -77,6 +78,7 @@ func TestMigration_StatusesAndImpactReport(t *testing.T) {
 }
 
 func TestMigration_TenantAdminSeesOwnTenant_CSV(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustCreateKey(t, "acme", CreateKeyRequest{})
 	e.mustCreateKey(t, "globex", CreateKeyRequest{})

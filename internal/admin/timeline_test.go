@@ -14,6 +14,7 @@ import (
 )
 
 func TestTimeline_EmptyUntilSet_TenantAdminsRead_OperatorsWrite(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.call(t, tokAcme, "GET", "/admin/v1/timeline", nil)
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"keys_off_at":null`) {
@@ -42,6 +43,7 @@ func TestTimeline_EmptyUntilSet_TenantAdminsRead_OperatorsWrite(t *testing.T) {
 }
 
 func TestTimeline_Conflicting_422ListsEveryProblem_NothingStored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	good := apikey.Timeline{DeprecatedAt: tp("2026-12-01T00:00:00Z"), KeysOffAt: tp("2027-06-01T00:00:00Z")}
 	e.putTimeline(t, good)
@@ -94,6 +96,7 @@ func TestTimeline_Conflicting_422ListsEveryProblem_NothingStored(t *testing.T) {
 }
 
 func TestTimeline_ExtensionsStampedWithGrantor(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tl := apikey.Timeline{DeprecatedAt: tp("2026-12-01T00:00:00Z"), KeysOffAt: tp("2027-06-01T00:00:00Z"),
 		Extensions: []apikey.Extension{{Tenant: "acme", KeysOffAt: *tp("2027-09-01T00:00:00Z"), Reason: "batch job",

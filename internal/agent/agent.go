@@ -240,7 +240,23 @@ func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, h)
 		return
 	}
+	if a.cfg.TokenFile != "" && !a.fileWritten() {
+		// Healthy means tools can read the token too: write it now rather
+		// than wait for the refresh loop.
+		a.Refresh(ctx)
+		if !a.fileWritten() {
+			writeJSON(w, http.StatusServiceUnavailable, health{Status: "unhealthy", Error: "the token file could not be written",
+				Fix: "check that the agent may write " + a.cfg.TokenFile})
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, health{Status: "ok", Expiry: tok.Expiry, RefreshAt: tok.RefreshAt, Scopes: tok.Scopes})
+}
+
+func (a *Agent) fileWritten() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.written != ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

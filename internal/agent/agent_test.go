@@ -61,6 +61,7 @@ func get(t *testing.T, url string, header http.Header) (int, string) {
 
 // The integration below knows only a base URL: no key, no token, no OAuth.
 func TestAgent_IntegrationWithOnlyABaseURL_ReachesGuardedAPI(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	api := agenttest.StartResource(t, k, "core.invoice.read")
 	c := k.NewClient(t, "")
@@ -123,6 +124,7 @@ func TestAgent_IntegrationWithOnlyABaseURL_ReachesGuardedAPI(t *testing.T) {
 }
 
 func TestAgent_WrongSecret_HealthSaysWhyAndProxyFails(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	api := agenttest.StartResource(t, k, "")
 	c := k.NewClient(t, "")
@@ -141,6 +143,7 @@ func TestAgent_WrongSecret_HealthSaysWhyAndProxyFails(t *testing.T) {
 }
 
 func TestNew_RejectsUselessConfig(t *testing.T) {
+	t.Parallel()
 	tc := tokensource.Config{TokenURL: "http://127.0.0.1:1/token", ClientID: "c", ClientSecret: "s"}
 	if _, err := New(Config{Token: tc}); err == nil {
 		t.Error("no upstream and no token file accepted")
@@ -160,6 +163,7 @@ func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); ret
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestAgent_TokenFileFollowsRefreshAt20h(t *testing.T) {
+	t.Parallel()
 	k := agenttest.StartKeyshift(t)
 	c := k.NewClient(t, "")
 	clk := &clock{t: time.Now()}

@@ -18,6 +18,7 @@ const newmanVersion = "6.2.2"
 // docs/postman from rotting: scripts/newman runs the collection against a
 // real keyshift and a resource API that accepts only its tokens.
 func TestPostmanCollection_RunsWithNewmanAgainstKeyshift(t *testing.T) {
+	t.Parallel()
 	newman := agenttest.NPMBin(t, "newman", newmanVersion, "newman")
 	script, err := filepath.Abs("../../scripts/newman")
 	if err != nil {

@@ -63,6 +63,10 @@ Health: GET ` + agent.HealthPath + `   Metrics: GET ` + agent.MetricsPath,
 			if err != nil {
 				return fmt.Errorf("agent: listen: %w", err)
 			}
+			if ap, ok := ln.Addr().(*net.TCPAddr); ok && !ap.IP.IsLoopback() {
+				log.Warn("agent: the proxy listens beyond loopback: anyone who reaches it calls the API with this client's token",
+					"addr", ln.Addr().String())
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			return a.Run(ctx, ln)

@@ -211,7 +211,9 @@ func (s *Service) Check(ctx context.Context, rawHeader string, req RequestInfo) 
 	}
 	res := s.decide(e, now)
 	s.rec.Record(e.key.ID, res.Decision.Code, req.Route, req.IP, req.UserAgent, now)
-	e.checks[outcomeIndex(res.Decision.Code)].Inc()
+	if c := e.checks[outcomeIndex(res.Decision.Code)]; c != nil {
+		c.Inc()
+	}
 	return res, nil
 }
 
@@ -239,9 +241,10 @@ func (s *Service) decide(e *keyEntry, now time.Time) Result {
 // unknown key.
 //
 // The cache is asked before the full format check: a hit means the value
-// hashes to a stored key, which passed that check when it was created, so
-// the steady state skips the checksum. A miss is checked in full before it
-// may reach the negative cache or the store.
+// is a stored key (SHA-256 preimages are not found by chance), so the
+// steady state skips the checksum, whose job is only to keep typos and
+// garbage away from the store. A miss is checked in full before it may
+// reach the negative cache or the store.
 func (s *Service) lookup(ctx context.Context, raw string, now time.Time) (*keyEntry, error) {
 	if len(raw) > 2*MaxKeyLen {
 		return nil, nil

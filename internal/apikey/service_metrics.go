@@ -56,11 +56,12 @@ func newServiceMetrics(reg prometheus.Registerer, cache *keyCache) (*serviceMetr
 	return m, nil
 }
 
-// tenantCounters resolves the check counters of one tenant, one per
-// decision, indexed like the recorder's outcomes.
+// tenantCounters resolves the check counters of one tenant, one per code
+// Decide returns, indexed like the recorder's outcomes; the others (unknown,
+// which has no tenant, and "other") stay nil.
 func (m *serviceMetrics) tenantCounters(tenant string) (c [len(outcomes)]prometheus.Counter) {
-	for i, code := range outcomes {
-		c[i] = m.checks.WithLabelValues(tenant, code)
+	for _, code := range []string{CodeAccepted, CodeSunset, CodeBrownout, CodeDisabled, CodeExpired} {
+		c[outcomeIndex(code)] = m.checks.WithLabelValues(tenant, code)
 	}
 	return c
 }

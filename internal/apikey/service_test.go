@@ -171,6 +171,7 @@ func TestService_ChangesApplyWithinASecond(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newSvcEnv(t, "", nil)
 			e.tenant("acme", acme.CreatedAt)
 			id, secret := e.key("acme")
@@ -210,6 +211,9 @@ func TestService_UnknownKeysUseTheNegativeCache(t *testing.T) {
 	h := Hash(secret)
 	id, _ := e.key("acme", func(k *store.APIKey) { k.Hash = h[:] })
 	e.eventually("new key found", func() bool { return e.check(secret).Key.ID == id })
+	if n := e.metric("checks", "acme", CodeAccepted); n < 1 {
+		t.Errorf("accepted checks of acme = %v", n)
+	}
 
 	// Malformed values never reach the store.
 	before := e.metric("lookups", "unknown")

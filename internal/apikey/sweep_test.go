@@ -46,6 +46,7 @@ func TestSweeper_DisablesDueKeysWithAuditAndOutbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			e := newSvcEnv(t, "", nil)
 			e.tenant("acme", acme.CreatedAt)
 			e.setTimeline(tt.tl)

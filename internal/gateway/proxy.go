@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -38,7 +39,7 @@ func (gw *Gateway) newProxy() *httputil.ReverseProxy {
 		Transport:     gw.cfg.Transport,
 		FlushInterval: gw.cfg.FlushInterval,
 		ErrorHandler:  gw.upstreamError,
-		ErrorLog:      nil,
+		ErrorLog:      slog.NewLogLogger(gw.log.Handler(), slog.LevelWarn),
 	}
 }
 

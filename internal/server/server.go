@@ -21,8 +21,10 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
 )
 
@@ -81,13 +83,23 @@ func defaultSecretFile(db string) string {
 	return filepath.Join(filepath.Dir(db), strings.TrimSuffix(filepath.Base(db), filepath.Ext(db))+".secret")
 }
 
-// OpenStore opens the store named by dsn: a file path for SQLite.
+// IsPostgres reports whether dsn names a PostgreSQL database.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// OpenStore opens the store named by dsn: a postgres:// URL for PostgreSQL,
+// otherwise a SQLite file path (optionally prefixed "sqlite:").
 func OpenStore(ctx context.Context, dsn string, logger *slog.Logger, now func() time.Time) (store.Store, error) {
 	switch {
 	case dsn == "":
 		return nil, errors.New("no database given (--db or KEYSHIFT_DB)")
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("the PostgreSQL backend is not available in this build yet; use a SQLite file path")
+	case IsPostgres(dsn):
+		st, err := postgres.Open(ctx, dsn, postgres.Options{Logger: logger, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return st, nil
 	default:
 		st, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), sqlite.Options{Logger: logger, Now: now})
 		if err != nil {
@@ -104,6 +116,7 @@ type Server struct {
 	Keyring  *signing.Keyring
 	Authz    *authz.Server
 	Admin    *admin.API
+	Notifier *notify.Notifier
 	Registry *prometheus.Registry
 	handler  http.Handler
 }
@@ -133,7 +146,11 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
 	adm := admin.New(st, principalAuthenticator{az}, keyring, admin.Config{Now: cfg.Now, Logger: cfg.Logger})
-	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Registry: reg}
+	nt, err := notify.New(st, sealer, notify.Config{Now: cfg.Now, Logger: cfg.Logger, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
+	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Registry: reg}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -180,6 +197,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("start authorization server: %w", err)
 	}
 	go s.Keyring.Run(ctx)
+	go s.Notifier.Run(ctx)
+	go s.Notifier.RunScheduler(ctx)
 
 	hs := &http.Server{
 		Handler:           s.handler,

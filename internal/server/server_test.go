@@ -137,8 +137,8 @@ func TestInitialise_SecondCall_NoNewOperator(t *testing.T) {
 	}
 }
 
-func TestOpenStore_RefusesPostgresUntilAvailableAndEmpty(t *testing.T) {
-	for _, dsn := range []string{"", "postgres://u@127.0.0.1/db"} {
+func TestOpenStore_RefusesEmptyAndUnreachable(t *testing.T) {
+	for _, dsn := range []string{"", "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"} {
 		if _, err := OpenStore(context.Background(), dsn, slog.Default(), time.Now); err == nil {
 			t.Errorf("OpenStore(%q) succeeded", dsn)
 		}

@@ -184,6 +184,7 @@ func read(t *testing.T, s store.Store) snapshot {
 }
 
 func TestCopy_SQLiteToPostgres_CopiesAndVerifiesEverything(t *testing.T) {
+	t.Parallel()
 	src := openSQLite(t)
 	populate(t, src)
 	dst := pgtest.Open(t, postgres.Options{})
@@ -219,6 +220,7 @@ func TestCopy_SQLiteToPostgres_CopiesAndVerifiesEverything(t *testing.T) {
 }
 
 func TestCopy_PostgresToSQLite_RoundTrip(t *testing.T) {
+	t.Parallel()
 	src := pgtest.Open(t, postgres.Options{})
 	populate(t, src)
 	// Delivered messages exist only on a store that can list them.

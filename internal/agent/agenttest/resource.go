@@ -48,8 +48,15 @@ type Claims struct {
 // Answers are JSON: {"tenant","client_id","path","method","body"}.
 func StartResource(t testing.TB, k *Keyshift, scope string) *Resource {
 	t.Helper()
-	r := &Resource{issuer: k.URL, scope: scope, rejected: map[string]bool{},
-		keys: oidc.NewRemoteKeySet(context.Background(), k.URL+"/.well-known/jwks.json")}
+	return StartResourceFor(t, k.URL, scope)
+}
+
+// StartResourceFor is StartResource for a keyshift running elsewhere (e.g.
+// a `keyshift serve` process) with the given issuer.
+func StartResourceFor(t testing.TB, issuer, scope string) *Resource {
+	t.Helper()
+	r := &Resource{issuer: issuer, scope: scope, rejected: map[string]bool{},
+		keys: oidc.NewRemoteKeySet(context.Background(), issuer+"/.well-known/jwks.json")}
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL

@@ -23,8 +23,24 @@ var (
 	openTemp   = pgtest.Open
 )
 
+// TestConformance runs the suite on one schema, emptied for each test.
 func TestConformance(t *testing.T) {
-	storetest.RunTests(t, func(t *testing.T) store.Store { return openTemp(t, postgres.Options{}) })
+	open := pgtest.Reuse(t, postgres.Options{})
+	storetest.RunTests(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// TestConformance_FreshSchemas runs part of the suite on a fresh schema
+// per test, as a new installation sees it.
+func TestConformance_FreshSchemas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: a schema and its migrations per test")
+	}
+	storetest.RunTests(t, func(t *testing.T) store.Store {
+		if !strings.HasPrefix(t.Name(), "TestConformance_FreshSchemas/Tx/") {
+			t.Skip("the full suite runs in TestConformance")
+		}
+		return openTemp(t, postgres.Options{})
+	})
 }
 
 func write(t testing.TB, s store.Store, fn func(ctx context.Context, tx store.Tx) error) {
