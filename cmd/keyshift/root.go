@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyshift/keyshift/internal/agentcli"
 )
 
 func newRootCmd() *cobra.Command {
@@ -15,6 +17,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newInitCmd(), newBenchCmd(), newMigrateCmd(), newStoreCmd())
 	addAdminCommands(root)
+	agentcli.AddCommands(root)
 	return root
 }
 
