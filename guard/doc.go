@@ -6,11 +6,17 @@
 // Key Set (fetched, cached and refetched when a token names an unknown key,
 // so signing-key rotation refuses nothing valid), checks its type, issuer,
 // audience and lifetime, and remembers the result under the SHA-256 of the
-// token, so that in the steady state a request costs a map lookup. Revoked
-// tokens and disabled clients are refused through an optional TokenStatus.
+// token, so that in the steady state a request costs a map lookup. Inside
+// keyshift the key set comes from a KeySetSource instead of HTTP.
+//
+// Revoked tokens and disabled clients are refused through a TokenStatus
+// consulted on every request (in process, fed by keyshift's change feed), or
+// through a TokenIntrospector asked at most every IntrospectEvery per token
+// (remotely: *Remote).
 //
 // Legacy keys are checked through a KeyChecker: RemoteKeys asks a keyshift
-// server by token introspection (RFC 7662, token_type_hint=api_key). Every
+// server by token introspection (RFC 7662, token_type_hint=api_key), and
+// keyshift checks keys in process against its registry and timeline. Every
 // answer to a key carries the Deprecation (RFC 9745), Sunset (RFC 8594) and
 // Link headers that tell its user the key is going away; a refused key gets
 // HTTP 401 with a JSON body saying why and where to go.

@@ -44,6 +44,7 @@ type Error struct {
 	cause error
 }
 
+// Error describes the refusal, with its cause, for logs.
 func (e *Error) Error() string {
 	msg := e.Code
 	if msg == "" {

@@ -237,6 +237,9 @@ func (g *Guard) token(ctx context.Context, token string) (*Principal, *Error) {
 			return nil, e
 		}
 	} else {
+		if !isToken68(token) {
+			return nil, errMalformed
+		}
 		var err error
 		if v, err = g.verifyToken(ctx, token, now); err != nil {
 			return nil, asError(err)
@@ -325,6 +328,8 @@ func (g *Guard) authenticate(r *http.Request) (p *Principal, kr KeyResult, kind 
 	}
 	return keyPrincipal(&kr), kr, KindAPIKey, nil
 }
+
+var errMalformed = tokenError("the access token is malformed", nil)
 
 // errKeysNotAccepted answers a key where keys are not accepted: like no
 // credentials at all (RFC 6750 §3.1), with a description saying why.

@@ -14,9 +14,11 @@ import (
 	"github.com/keyshift/keyshift/guard"
 )
 
-// The introspection endpoint below is a fake: keyshift's introspection of
-// keys (token_type_hint=api_key) is not built yet. It answers in the shape
-// DESIGN.md gives, which is the contract RemoteKeys is written against.
+// The introspection endpoint below is a fake answering in DESIGN.md's
+// shape, for what the real one cannot easily be made to do (fail, answer
+// slowly, count calls). RemoteKeys against keyshift's real introspection of
+// keys is tested in internal/gateway (TestGateway_LegacyKeys_InProcessAndRemote);
+// the cases here need the fake.
 
 const (
 	guide    = "https://docs.example.com/oauth-migration"

@@ -60,8 +60,8 @@ type remoteShard struct {
 }
 
 type remoteEntry struct {
-	res     KeyResult
-	expires time.Time
+	res             KeyResult
+	stored, expires time.Time
 }
 
 type remoteCall struct {
@@ -111,7 +111,8 @@ func (r *Remote) CheckKey(ctx context.Context, key string, req RequestInfo) (Key
 	s.mu.RLock()
 	e, ok := s.m[h]
 	s.mu.RUnlock()
-	if ok && now.Before(e.expires) {
+	// An entry from the future (a clock set back) is stale too.
+	if ok && now.Before(e.expires) && !now.Before(e.stored) {
 		return e.res, nil
 	}
 	return r.lookup(ctx, key, &h, now)
@@ -176,7 +177,7 @@ func (r *Remote) store(h *[32]byte, res KeyResult, now time.Time) {
 			delete(s.m, k)
 		}
 	}
-	s.m[*h] = remoteEntry{res: res, expires: exp}
+	s.m[*h] = remoteEntry{res: res, stored: now, expires: exp}
 }
 
 // keyIntrospection is the answer of keyshift's introspection of a key.
@@ -271,6 +272,7 @@ func (in *keyIntrospection) result() KeyResult {
 // null or "" is the zero time.
 type flexTime time.Time
 
+// UnmarshalJSON reads RFC 3339, epoch seconds, null or "".
 func (t *flexTime) UnmarshalJSON(b []byte) error {
 	s := string(b)
 	if s == "null" || s == `""` {

@@ -40,6 +40,7 @@ type claims struct {
 // audience is "aud": a string or an array of strings (RFC 7519 §4.1.3).
 type audience []string
 
+// UnmarshalJSON reads a string or an array of strings.
 func (a *audience) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {

@@ -100,18 +100,21 @@ func TestGuard_RefusedTokens_InvalidToken(t *testing.T) {
 		name  string
 		token string
 		cfg   func(*guard.Config)
+		why   string // in error_description: refused for the right reason
 	}{
-		{"from another issuer, unknown key", other.token(t), nil},
-		{"from another issuer, its own key set", other.token(t), func(c *guard.Config) { c.JWKSURL = other.URL + "/.well-known/jwks.json" }},
-		{"alg none", forge(t, good, map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid}, nil), nil},
-		{"HS256 signed with the public JWK", forge(t, good, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, hmacWith(set.Keys[0])), nil},
-		{"HS256 signed with the whole JWKS", forge(t, good, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, hmacWith(jwks)), nil},
-		{"tampered payload", tampered, nil},
-		{"signature of another token", parts[0] + "." + parts[1] + "." + strings.Split(is.token(t), ".")[2], nil},
-		{"expired", good, func(c *guard.Config) { c.Now = later.now }},
-		{"wrong audience", good, func(c *guard.Config) { c.Audience = "https://api.other.example" }},
-		{"typ JWT instead of at+jwt", forge(t, good, map[string]any{"alg": hdr["alg"], "typ": "JWT", "kid": kid}, nil), nil},
-		{"not a JWT", "abc.def", nil},
+		{"from another issuer, unknown key", other.token(t), nil, "unknown key"},
+		{"from another issuer, its own key set", other.token(t), func(c *guard.Config) { c.JWKSURL = other.URL + "/.well-known/jwks.json" }, "another issuer"},
+		{"alg none", forge(t, good, map[string]any{"alg": "none", "typ": "at+jwt", "kid": kid}, nil), nil, "refused algorithm"},
+		{"HS256 signed with the public JWK", forge(t, good, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, hmacWith(set.Keys[0])), nil, "refused algorithm"},
+		{"HS256 signed with the whole JWKS", forge(t, good, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}, hmacWith(jwks)), nil, "refused algorithm"},
+		{"tampered payload", tampered, nil, "signature is invalid"},
+		{"signature of another token", parts[0] + "." + parts[1] + "." + strings.Split(is.token(t), ".")[2], nil, "signature is invalid"},
+		{"expired", good, func(c *guard.Config) { c.Now = later.now }, "expired"},
+		{"wrong audience", good, func(c *guard.Config) { c.Audience = "https://api.other.example" }, "not meant for this API"},
+		{"typ JWT instead of at+jwt", forge(t, good, map[string]any{"alg": hdr["alg"], "typ": "JWT", "kid": kid}, nil), nil, "not an access token"},
+		{"not a JWT", "abc.def", nil, "malformed"},
+		{"space inside", good[:20] + " " + good[20:], nil, "malformed"},
+		{"not token68", good + "\"", nil, "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,7 +127,7 @@ func TestGuard_RefusedTokens_InvalidToken(t *testing.T) {
 			if w.Code != http.StatusUnauthorized {
 				t.Fatalf("status %d %s, want 401", w.Code, w.Body)
 			}
-			if ch := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer realm="api", error="invalid_token", error_description="`) {
+			if ch := w.Header().Get("WWW-Authenticate"); !strings.HasPrefix(ch, `Bearer realm="api", error="invalid_token", error_description="`) || !strings.Contains(ch, tc.why) {
 				t.Errorf("WWW-Authenticate = %q", ch)
 			}
 			if w.Header().Get("Cache-Control") != "no-store" {

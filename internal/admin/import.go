@@ -88,7 +88,7 @@ type importer struct {
 // each with one audit event. Rows are matched by key hash, so importing a
 // file again updates keys and never duplicates them. A bad row is reported
 // and skipped; it never aborts the rest. Memory does not grow with the
-// number of rows, except 16 bytes per distinct contact login.
+// number of rows, except about 40 bytes per distinct contact login.
 //
 // Imports describe keys that already exist elsewhere, so the timeline's
 // creation rules do not apply to operators; tenant admins may import only

@@ -11,7 +11,8 @@ import (
 // importState is what an import remembers between rows, in memory that does
 // not grow with the rows themselves: a fixed-size Bloom filter of the key
 // hashes seen so far (to tell a row repeated in the file from a re-import)
-// and an index of the tenant's contact logins, 16 bytes per distinct login.
+// and an index of the tenant's contact logins, about 40 bytes per distinct
+// login (peak heap of 200,000 rows: 18 MiB without logins, 27 MiB with).
 type importState struct {
 	seed   maphash.Seed
 	seen   bloom

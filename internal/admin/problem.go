@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -28,7 +29,8 @@ type Problem struct {
 	Detail string       `json:"detail,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
 
-	challenge string // WWW-Authenticate value of a 401
+	challenge  string // WWW-Authenticate value of a 401
+	retryAfter int    // Retry-After seconds of a 503; 0 = none
 }
 
 func (p *Problem) Error() string {
@@ -89,6 +91,11 @@ func (v validation) err() error {
 	return p
 }
 
+// unavailableRetryAfter is the Retry-After, in seconds, of the 503 answered
+// while the store is unreachable: long enough not to hammer a recovering
+// database, short enough for a scripted retry to succeed soon after.
+const unavailableRetryAfter = 5
+
 // toProblem maps any error of an operation onto the problem to answer.
 // Unknown errors become a generic 500 and are logged, never shown.
 func (a *API) toProblem(ctx context.Context, r *http.Request, err error) *Problem {
@@ -104,7 +111,10 @@ func (a *API) toProblem(ctx context.Context, r *http.Request, err error) *Proble
 		return errConflict("Conflict", "the change conflicts with an existing object")
 	case errors.Is(err, store.ErrUnavailable):
 		a.log.ErrorContext(ctx, "admin: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		return newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable", "the store is unavailable, retry later")
+		p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+			"the database cannot be reached; the change was not made, retry later")
+		p.retryAfter = unavailableRetryAfter
+		return p
 	case errors.Is(err, context.Canceled):
 		return newProblem(499, "canceled", "Request canceled", "")
 	default:
@@ -121,6 +131,9 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if p.challenge != "" {
 		h.Set("WWW-Authenticate", p.challenge)
+	}
+	if p.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(p.retryAfter))
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p) // the client may be gone; nothing else to do

@@ -99,3 +99,33 @@ func TestBuildReport_StatusesAndRefusals(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReportBuilder_AddKey measures the per-key cost of the migration
+// report, which an operator runs over every key.
+func BenchmarkReportBuilder_AddKey(b *testing.B) {
+	tl := referenceTimeline()
+	now, later := at("2026-06-20T00:00:00Z"), at("2026-07-02T00:00:00Z")
+	rb := NewReportBuilder(tl, now, later)
+	for _, id := range []string{"acme", "beta", "late"} {
+		rb.AddTenant(TenantInfo{ID: id}, 1)
+	}
+	keys := []Key{tenantKey("acme"), tenantKey("beta"), tenantKey("late"), platformKey("acme")}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		rb.AddKey(keys[i%len(keys)], KeyUsage{Requests30d: int64(i)})
+		i++
+	}
+}
+
+func BenchmarkMapPermissions(b *testing.B) {
+	cat := make([]CatalogueScope, 0, 200)
+	for i := range 200 {
+		cat = append(cat, CatalogueScope{Name: "svc.obj" + string(rune('a'+i%26)) + ".r", Permissions: []string{"obj" + string(rune('a'+i%26)) + ":read"}})
+	}
+	perms := []string{"obja:read", "objb:read", "objz:read", "ledgers:read"}
+	b.ReportAllocs()
+	for b.Loop() {
+		MapPermissions(perms, cat)
+	}
+}

@@ -151,6 +151,7 @@ func BenchmarkLookup1M(b *testing.B) {
 		}
 		var seq atomic.Int64
 		b.ReportAllocs()
+		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(seq.Add(1)) * 104729
 			for pb.Next() {

@@ -103,3 +103,37 @@ func BenchmarkGateway_VsBareProxy(b *testing.B) {
 	b.ReportMetric(gwRate, "gateway-req/s")
 	b.ReportMetric(gwRate/bareRate, "ratio")
 }
+
+// discard is a reusable ResponseWriter, so the benchmark counts the guard's
+// allocations and not a recorder's.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkGuard_LocalKey is the steady state of a legacy key checked in
+// process: guard, keyshift's key service (cache, timeline decision, usage
+// count) and the prepared answer.
+func BenchmarkGuard_LocalKey(b *testing.B) {
+	k := startKeyshift(b)
+	key, _, _ := seedKeys(b, k)
+	g, err := guard.New(guard.Config{Issuer: k.URL, KeySource: k.ring, KeyChecker: gateway.NewLocalKeys(k.keys), Logger: quiet()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	check := g.Compile(guard.Requirement{Scopes: []string{"core.invoice.read"}, Permissions: []string{"invoices:read"}})
+	r := httptest.NewRequest("GET", "/api/invoices/1", nil)
+	r.Header.Set("X-API-Key", key)
+	w := &discard{h: http.Header{}}
+	if _, _, ok := g.Admit(w, r, check); !ok {
+		b.Fatal("key refused")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		if _, _, ok := g.Admit(w, r, check); !ok {
+			b.Fatal("key refused")
+		}
+	}
+}

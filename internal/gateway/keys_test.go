@@ -16,7 +16,7 @@ import (
 
 // seedKeys creates tenant acme, a key with invoices:read and a timeline:
 // deprecated a month ago, keys off in a month.
-func seedKeys(t *testing.T, k *keyshift) (key, keyID string, off time.Time) {
+func seedKeys(t testing.TB, k *keyshift) (key, keyID string, off time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	p := admin.SystemPrincipal()

@@ -10,9 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/keyshift/keyshift/guard"
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
@@ -36,7 +40,7 @@ type keyshift struct {
 
 func (k *keyshift) clock() time.Time { return time.Unix(0, k.now.Load()) }
 
-func startKeyshift(t *testing.T) *keyshift {
+func startKeyshift(t testing.TB) *keyshift {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -63,7 +67,8 @@ func startKeyshift(t *testing.T) *keyshift {
 	if err := k.keys.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(k.keys.Wait)
+	// Cleanups run last-first: stop the service before the store closes.
+	t.Cleanup(func() { cancel(); k.keys.Wait() })
 	srv := httptest.NewUnstartedServer(nil)
 	k.URL = "http://" + srv.Listener.Addr().String()
 	if k.az, err = authz.New(authz.Config{Issuer: k.URL, Logger: quiet(), FailureBurst: -1, Keys: k.keys}, st, k.ring); err != nil {
@@ -86,4 +91,35 @@ func startKeyshift(t *testing.T) *keyshift {
 	t.Cleanup(srv.Close)
 	k.st = st
 	return k
+}
+
+// In process, the guard reads keyshift's keyring directly (KeySource): a
+// token signed after a rotation verifies at once, and so do older ones.
+func TestGateway_InProcessKeySource_TokensAcrossRotation(t *testing.T) {
+	t.Parallel()
+	k := startKeyshift(t)
+	up := newUpstream(t, nil)
+	gw := newGateway(t, gateway.Config{Routes: routes(t, ""), Upstream: up.URL,
+		Guard: guard.Config{Issuer: k.URL, KeySource: k.ring}})
+	mint := func() string {
+		cc := clientcredentials.Config{ClientID: k.operatorID, ClientSecret: k.operatorSecret, TokenURL: k.URL + "/oauth2/token"}
+		tok, err := cc.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	var toks []string
+	for range 3 {
+		toks = append(toks, mint())
+		if err := k.ring.Rotate(context.Background(), store.AuditEvent{Actor: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toks = append(toks, mint())
+	for i, tok := range toks {
+		if w := do(t, gw, "GET", "/api/stream", "Authorization", "Bearer "+tok); w.Code != 200 {
+			t.Errorf("token %d: %d %s", i, w.Code, w.Body)
+		}
+	}
 }

@@ -36,7 +36,7 @@ func TestServer_OnPostgres_IssuesTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Authz.Start(ctx); err != nil {
+	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())

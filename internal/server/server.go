@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
 	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/signing"
@@ -117,6 +118,9 @@ type Server struct {
 	Authz    *authz.Server
 	Admin    *admin.API
 	Notifier *notify.Notifier
+	// Keys checks legacy API keys and counts their use.
+	Keys     *apikey.Service
+	sweeper  *apikey.Sweeper
 	Registry *prometheus.Registry
 	handler  http.Handler
 }
@@ -141,7 +145,15 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	az, err := authz.New(authz.Config{Issuer: cfg.Issuer, Now: cfg.Now, Logger: cfg.Logger, Registerer: reg}, st, keyring)
+	keys, err := apikey.NewService(st, apikey.ServiceConfig{Now: cfg.Now, Logger: cfg.Logger, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("api key service: %w", err)
+	}
+	sweeper, err := apikey.NewSweeper(st, apikey.SweepConfig{Now: cfg.Now, Logger: cfg.Logger, BeforeSweep: keys.Flush, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("api key sweeper: %w", err)
+	}
+	az, err := authz.New(authz.Config{Issuer: cfg.Issuer, Now: cfg.Now, Logger: cfg.Logger, Registerer: reg, Keys: keys}, st, keyring)
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
@@ -150,7 +162,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
-	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Registry: reg}
+	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Keys: keys, sweeper: sweeper, Registry: reg}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -191,14 +203,16 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // Serve starts the background work (caches, key maintenance) and serves HTTP
 // on ln until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := s.Authz.Start(ctx); err != nil {
-		return fmt.Errorf("start authorization server: %w", err)
+	// Background work outlives the request context until HTTP has drained,
+	// so the last usage counts are flushed after the last request.
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopBackground()
+		s.Keys.Wait()
+	}()
+	if err := s.Start(bg); err != nil {
+		return err
 	}
-	go s.Keyring.Run(ctx)
-	go s.Notifier.Run(ctx)
-	go s.Notifier.RunScheduler(ctx)
 
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -231,6 +245,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
+	return nil
+}
+
+// Start loads the in-memory caches and starts the background work (change
+// feed followers, key maintenance, usage flushes, sweeps, notifications)
+// until ctx is done. Serve calls it; tests that mount Handler call it directly.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.Authz.Start(ctx); err != nil {
+		return fmt.Errorf("start authorization server: %w", err)
+	}
+	if err := s.Keys.Start(ctx); err != nil {
+		return fmt.Errorf("start api key service: %w", err)
+	}
+	go s.Keyring.Run(ctx)
+	go s.sweeper.Run(ctx)
+	go s.Notifier.Run(ctx)
+	go s.Notifier.RunScheduler(ctx)
 	return nil
 }
 
