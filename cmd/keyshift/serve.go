@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/demo"
+	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/server"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -58,6 +59,7 @@ func newServeCmd() *cobra.Command {
 		scopesFile           string
 		demoMode             bool
 		prePublish           time.Duration
+		gw                   gatewayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -80,11 +82,20 @@ func newServeCmd() *cobra.Command {
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
-			return runServe(cmd.Context(), cmd.OutOrStdout(), logger, server.Config{
+			cfg := server.Config{
 				DB: cf.db, Issuer: cf.issuer, Addr: cf.addr, SecretFile: cf.secretFile,
 				Secret: os.Getenv("KEYSHIFT_SECRET"), TLSCert: tlsCert, TLSKey: tlsKey,
 				SigningAlg: alg, KeyPrePublish: prePublish, Logger: logger,
-			}, demoMode, scopesFile)
+				Upstream: gw.upstream, APIKeyHeader: gw.keyHeader,
+			}
+			if gw.routes != "" {
+				if cfg.Routes, err = gateway.LoadRoutes(gw.routes); err != nil {
+					return err
+				}
+			} else if gw.upstream != "" {
+				return fmt.Errorf("--upstream needs --routes (which routes need which scopes)")
+			}
+			return runServe(cmd.Context(), cmd.OutOrStdout(), logger, cfg, demoMode, scopesFile)
 		},
 	}
 	cf.register(cmd)
@@ -93,6 +104,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&alg, "signing-alg", envOr("KEYSHIFT_SIGNING_ALG", "ES256"), "access token signing algorithm: ES256 or EdDSA [KEYSHIFT_SIGNING_ALG]")
 	cmd.Flags().DurationVar(&prePublish, "key-prepublish", time.Hour, "how long a new signing key is published before it signs")
 	cmd.Flags().StringVar(&scopesFile, "scopes", envOr("KEYSHIFT_SCOPES", ""), "scope catalogue file to load at start (JSON, see internal/demo/catalogue.json) [KEYSHIFT_SCOPES]")
+	gw.register(cmd)
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "seed demo data (tenant acme, procurement scopes, one client) into a fresh temporary store and print curl lines")
 	return cmd
 }
@@ -130,10 +142,16 @@ func runServe(ctx context.Context, out io.Writer, logger *slog.Logger, cfg serve
 	var seeded demo.Result
 	if demoMode {
 		adm := admin.New(st, nil, nil, admin.Config{})
-		if seeded, err = demo.Seed(ctx, adm, st); err != nil {
+		if seeded, err = demo.Seed(ctx, adm, st, time.Now()); err != nil {
 			ln.Close()
 			return err
 		}
+		stopDemo, err := startDemoUpstream(ctx, &cfg)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDemo()
 	}
 	srv, err := server.New(ctx, cfg, st)
 	if err != nil {
@@ -178,10 +196,24 @@ func printDemo(out io.Writer, issuer string, r demo.Result, op *server.OperatorC
 	fmt.Fprintf(&b, "curl -s -u '%s:%s' --data-urlencode token=$TOKEN %s/oauth2/introspect\n\n", r.ClientID, r.ClientSecret, issuer)
 	fmt.Fprintf(&b, "# 4. Discovery and signing keys:\n")
 	fmt.Fprintf(&b, "curl -s %s/.well-known/oauth-authorization-server\ncurl -s %s/.well-known/jwks.json\n\n", issuer, issuer)
+	if r.Key != "" {
+		fmt.Fprintf(&b, "# 5. The sample procurement API behind the gateway, with the legacy key: works, and says it is going away (Deprecation, Sunset, Link):\n")
+		fmt.Fprintf(&b, "curl -si -H 'X-API-Key: %s' %s/api/invoices\n\n", r.Key, issuer)
+		fmt.Fprintf(&b, "# 6. ... with the token: works\n")
+		fmt.Fprintf(&b, "curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/invoices\n\n", issuer)
+		fmt.Fprintf(&b, "# 7. ... with a token that lacks the scope (core.purchase_order.write): 403 insufficient_scope\n")
+		fmt.Fprintf(&b, "curl -si -X POST -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"supplier_id\":1,\"total\":\"10.00\",\"currency\":\"EUR\"}' %s/api/purchase_orders\n\n", issuer)
+		if off := r.Timeline.KeysOffAt; off != nil {
+			fmt.Fprintf(&b, "# 8. Move the demo's key clock past keys_off_at (%s): the key is refused with api_key_sunset\n", off.Format(time.DateOnly))
+			fmt.Fprintf(&b, "curl -s -d at=%s %s/demo/clock\n", off.AddDate(0, 0, 1).Format(time.RFC3339), issuer)
+			fmt.Fprintf(&b, "curl -s -H 'X-API-Key: %s' %s/api/invoices\n", r.Key, issuer)
+			fmt.Fprintf(&b, "curl -s -d at=now %s/demo/clock\n\n", issuer)
+		}
+	}
 	if op != nil {
-		fmt.Fprintf(&b, "# 5. Admin API as the operator:\n")
+		fmt.Fprintf(&b, "# 9. Admin API as the operator (migration report):\n")
 		fmt.Fprintf(&b, "ADMIN=$(curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", op.ClientID, op.ClientSecret, issuer)
-		fmt.Fprintf(&b, "curl -s -H \"Authorization: Bearer $ADMIN\" %s/admin/v1/tenants/acme/clients\n\n", issuer)
+		fmt.Fprintf(&b, "curl -s -H \"Authorization: Bearer $ADMIN\" %s/admin/v1/migration\n\n", issuer)
 	}
 	_, _ = io.WriteString(out, b.String())
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,4 +122,76 @@ func TestServe_SIGKILLDuringAdminWrites_AcknowledgedWritesSurvive(t *testing.T) 
 	}
 	st.Close()
 	startServe(t, "--db", db) // and it serves again
+}
+
+var demoKeyLine = regexp.MustCompile(`X-API-Key: (ksk_[0-9A-Za-z]+)`)
+
+// TestServeDemo_WholePathThroughTheGateway follows the demo's printed steps:
+// the legacy key works and says it is going away, a token works, a token
+// without the scope gets 403, and after the demo's key clock passes
+// keys_off_at the key is refused with api_key_sunset.
+func TestServeDemo_WholePathThroughTheGateway(t *testing.T) {
+	c := startServe(t, "--demo", "--db", filepath.Join(t.TempDir(), "demo.db"))
+	var id, secret, key string
+	deadline := time.Now().Add(10 * time.Second)
+	for key == "" && time.Now().Before(deadline) {
+		out := c.output()
+		if m := demoCurl.FindStringSubmatch(out); m != nil {
+			id, secret = m[1], m[2]
+		}
+		if m := demoKeyLine.FindStringSubmatch(out); m != nil {
+			key = m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if key == "" || id == "" {
+		t.Fatalf("demo printed no key or client:\n%s", c.output())
+	}
+	call := func(method, path string, hdr map[string]string, body string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, c.url(path), strings.NewReader(body))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, body := call("GET", "/api/invoices", map[string]string{"X-API-Key": key}, "")
+	if resp.StatusCode != 200 || !strings.Contains(body, "INV-") {
+		t.Fatalf("demo key on /api/invoices: %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Deprecation") == "" || resp.Header.Get("Sunset") == "" || !strings.Contains(resp.Header.Get("Link"), `rel="sunset"`) {
+		t.Errorf("key answer lacks deprecation signals: %v", resp.Header)
+	}
+
+	tok, err := (&clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: c.url("/oauth2/token")}).Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Content-Type": "application/json"}
+	if resp, body := call("GET", "/api/invoices", bearer, ""); resp.StatusCode != 200 || resp.Header.Get("Deprecation") != "" {
+		t.Errorf("token on /api/invoices: %d %s (Deprecation %q)", resp.StatusCode, body, resp.Header.Get("Deprecation"))
+	}
+	resp, _ = call("POST", "/api/purchase_orders", bearer, `{"supplier_id":1,"total":"10.00","currency":"EUR"}`)
+	if resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+		t.Errorf("token without core.purchase_order.write: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+
+	if resp, body := call("POST", "/demo/clock", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		"at="+time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)); resp.StatusCode != 200 {
+		t.Fatalf("move demo clock: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call("GET", "/api/invoices", map[string]string{"X-API-Key": key}, "")
+	if resp.StatusCode != 401 || !strings.Contains(body, `"error":"api_key_sunset"`) || !strings.Contains(body, "migration_guide_url") {
+		t.Errorf("key after keys_off_at: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := call("GET", "/api/invoices", bearer, ""); resp.StatusCode != 200 {
+		t.Errorf("token after the key clock moved: %d %s", resp.StatusCode, body)
+	}
 }

@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -55,20 +57,26 @@ func ParseCatalogue(r io.Reader) ([]CatalogueEntry, error) {
 // Tenant is the demo tenant.
 const Tenant = "acme"
 
-// Result says what Seed created; Secret is empty when the client existed.
+// Result says what Seed created; secrets are empty when the objects existed.
 type Result struct {
 	Tenant       string
 	ClientID     string
 	ClientSecret string
 	Scopes       []string
+	KeyID        string
+	Key          string
+	Timeline     apikey.Timeline
 }
+
+// GuideURL is where the demo's deprecation headers point.
+const GuideURL = "https://keyshift.example/docs/migration-guide"
 
 var demoScopes = []string{"core.common.read", "core.invoice.read", "core.invoice.write", "core.purchase_order.read", "core.supplier.read"}
 
 // Seed loads the catalogue and creates tenant acme with one integration
 // client, through the admin API's own operations (so audit events are written).
 // It is idempotent: existing objects are left alone.
-func Seed(ctx context.Context, adm *admin.API, st store.Store) (Result, error) {
+func Seed(ctx context.Context, adm *admin.API, st store.Store, now time.Time) (Result, error) {
 	p := admin.SystemPrincipal()
 	if err := LoadCatalogue(ctx, adm, st, Catalogue()); err != nil {
 		return Result{}, err
@@ -81,27 +89,86 @@ func Seed(ctx context.Context, adm *admin.API, st store.Store) (Result, error) {
 		return Result{}, fmt.Errorf("look up demo tenant: %w", err)
 	}
 	res := Result{Tenant: Tenant, Scopes: demoScopes}
+	var err error
+	if res.Timeline, err = seedTimeline(ctx, adm, now); err != nil {
+		return Result{}, err
+	}
+	if err := seedClient(ctx, adm, st, &res); err != nil {
+		return Result{}, err
+	}
+	if err := seedKey(ctx, adm, st, &res); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+func seedClient(ctx context.Context, adm *admin.API, st store.Reader, res *Result) error {
 	clients, err := st.ListClients(ctx, Tenant)
 	if err != nil {
-		return Result{}, fmt.Errorf("list demo clients: %w", err)
+		return fmt.Errorf("list demo clients: %w", err)
 	}
 	for _, c := range clients {
 		if c.Contact.Login == "erp-integration" {
 			res.ClientID = c.ID
-			return res, nil
+			return nil
 		}
 	}
-	created, err := adm.CreateClient(ctx, p, Tenant, admin.CreateClientRequest{
+	created, err := adm.CreateClient(ctx, admin.SystemPrincipal(), Tenant, admin.CreateClientRequest{
 		Name:   "ERP invoice sync",
 		Scopes: demoScopes,
 		Contact: store.Contact{Login: "erp-integration", FirstName: "Erin", LastName: "Park",
 			Email: "erin.park@acme.example"},
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("create demo client: %w", err)
+		return fmt.Errorf("create demo client: %w", err)
 	}
 	res.ClientID, res.ClientSecret = created.ClientID, created.ClientSecret
-	return res, nil
+	return nil
+}
+
+// seedKey creates the legacy key the ERP integration still uses.
+func seedKey(ctx context.Context, adm *admin.API, st store.Reader, res *Result) error {
+	keys, err := st.ListAPIKeys(ctx, store.APIKeyFilter{Tenant: Tenant})
+	if err != nil {
+		return fmt.Errorf("list demo keys: %w", err)
+	}
+	for _, k := range keys {
+		if k.Contact.Login == "erp-legacy" {
+			res.KeyID = k.ID
+			return nil
+		}
+	}
+	created, err := adm.CreateKey(ctx, admin.SystemPrincipal(), Tenant, admin.CreateKeyRequest{
+		Name:        "ERP legacy key",
+		Description: "the key the ERP integration used before OAuth",
+		Permissions: []string{"invoices:read", "suppliers:read", "purchase_orders:read"},
+		Contact:     store.Contact{Login: "erp-legacy", FirstName: "Erin", LastName: "Park", Email: "erin.park@acme.example"},
+	})
+	if err != nil {
+		return fmt.Errorf("create demo key: %w", err)
+	}
+	res.KeyID, res.Key = created.ID, created.Key
+	return nil
+}
+
+// seedTimeline sets a sunset timeline around now unless one exists:
+// deprecated a month ago, no new keys in two months, keys off in four.
+func seedTimeline(ctx context.Context, adm *admin.API, now time.Time) (apikey.Timeline, error) {
+	p := admin.SystemPrincipal()
+	t, err := adm.GetTimeline(ctx, p)
+	if err != nil {
+		return apikey.Timeline{}, fmt.Errorf("read timeline: %w", err)
+	}
+	if t.KeysOffAt != nil {
+		return t, nil
+	}
+	day := now.UTC().Truncate(24 * time.Hour)
+	at := func(days int) *time.Time { d := day.AddDate(0, 0, days); return &d }
+	t = apikey.Timeline{DeprecatedAt: at(-30), NoNewKeysAt: at(60), KeysOffAt: at(120), MigrationGuideURL: GuideURL}
+	if t, err = adm.PutTimeline(ctx, p, t); err != nil {
+		return apikey.Timeline{}, fmt.Errorf("set demo timeline: %w", err)
+	}
+	return t, nil
 }
 
 // LoadCatalogue puts every entry that does not exist yet into the catalogue.

@@ -3,7 +3,7 @@
 // a token needs and which permissions a legacy key needs; the gateway
 // strips any identity headers the client sent, forwards the request with
 // the principal's identity (X-Keyshift-Tenant, -Client, -Scopes,
-// -Credential, -Subject, -Key-Id), limits each principal's rate, and
+// -Credential, -Subject, and for keys -Key-Id and -Permissions), limits each principal's rate, and
 // answers upstream failures and unknown routes itself with problem JSON
 // (RFC 9457).
 package gateway
@@ -44,6 +44,10 @@ const (
 	HeaderCredential     = "X-Keyshift-Credential"
 	HeaderSubject        = "X-Keyshift-Subject"
 	HeaderKeyID          = "X-Keyshift-Key-Id"
+	// HeaderPermissions carries a key's legacy permissions, space
+	// separated, or "*" for a key allowed every API, for upstreams that
+	// still check permissions themselves.
+	HeaderPermissions = "X-Keyshift-Permissions"
 )
 
 // Config configures a Gateway.
@@ -222,6 +226,9 @@ func (gw *Gateway) route(label string, check *guard.Check) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := gw.cfg.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		var o guard.Outcome
+		// Deferred, so an answer aborted mid-stream is counted too.
+		defer func() { gw.metrics.observe(label, credLabel(o.Kind), sw.code(), gw.cfg.Now().Sub(start)) }()
 		r2, o, ok := gw.guard.Admit(sw, r, check)
 		if ok {
 			p, _ := guard.PrincipalFrom(r2.Context())
@@ -234,7 +241,6 @@ func (gw *Gateway) route(label string, check *guard.Check) http.Handler {
 				gw.proxy.ServeHTTP(sw, r2)
 			}
 		}
-		gw.metrics.observe(label, credLabel(o.Kind), sw.code(), gw.cfg.Now().Sub(start))
 	})
 }
 

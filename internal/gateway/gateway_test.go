@@ -21,19 +21,30 @@ func TestGateway_Token_ForwardedWithIdentityAndNoClientSentIdentity(t *testing.T
 	is := newIssuer(t)
 	up := newUpstream(t, nil)
 	gw := newGateway(t, gateway.Config{Guard: guardCfg(is), Routes: routes(t, ""), Upstream: up.URL})
-	w := do(t, gw, "GET", "/api/invoices/7", "Authorization", "Bearer "+is.token(t),
-		"X-Keyshift-Tenant", "evil", "X-Keyshift-Scopes", "core.invoice.write", "X-Keyshift-Key-Id", "forged")
+	r := httptest.NewRequest("GET", "/api/invoices/7", nil)
+	r.Header.Set("Authorization", "Bearer "+is.token(t))
+	r.Header.Set("X-Keyshift-Tenant", "evil")
+	r.Header.Set("X-Keyshift-Scopes", "core.invoice.write")
+	r.Header["x-keyshift-key-id"] = []string{"forged"} // non-canonical, set by hand
+	r.Header["X-KEYSHIFT-PERMISSIONS"] = []string{"*"}
+	w := httptest.NewRecorder()
+	gw.ServeHTTP(w, r)
 	if w.Code != 200 || w.Body.String() != `{"ok":true}` {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
 	h := *up.last.Load()
 	want := map[string]string{
 		"X-Keyshift-Tenant": "acme", "X-Keyshift-Client": is.clientID, "X-Keyshift-Scopes": "core.invoice.read",
-		"X-Keyshift-Credential": "token", "X-Keyshift-Key-Id": "", "Authorization": "",
+		"X-Keyshift-Credential": "token", "X-Keyshift-Key-Id": "", "Authorization": "", "X-Keyshift-Permissions": "",
 	}
 	for k, v := range want {
 		if got := strings.Join(h.Values(k), ","); got != v {
 			t.Errorf("upstream saw %s = %q, want %q", k, got, v)
+		}
+	}
+	for name := range h {
+		if strings.EqualFold(name, "x-keyshift-key-id") || strings.EqualFold(name, "x-keyshift-permissions") {
+			t.Errorf("client-sent %s reached the upstream", name)
 		}
 	}
 	if h.Get("X-Forwarded-For") == "" {
@@ -200,7 +211,8 @@ func TestGateway_Metrics_PerRouteCredentialAndKeyDecisions(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("Sunset") != "Fri, 01 Jan 2027 00:00:00 GMT" || !strings.Contains(w.Header().Get("Link"), `rel="sunset"`) {
 		t.Fatalf("key through the gateway: %d %v", w.Code, w.Header())
 	}
-	if h := *up.last.Load(); h.Get("X-Keyshift-Credential") != "api_key" || h.Get("X-Keyshift-Key-Id") != "k1" || h.Get("X-Api-Key") != "" {
+	if h := *up.last.Load(); h.Get("X-Keyshift-Credential") != "api_key" || h.Get("X-Keyshift-Key-Id") != "k1" ||
+		h.Get("X-Keyshift-Permissions") != "invoices:read" || h.Get("X-Keyshift-Client") != "" || h.Get("X-Api-Key") != "" {
 		t.Errorf("upstream saw %v", h)
 	}
 	if w := do(t, gw, "GET", "/api/invoices/1", "X-API-Key", "legacy-key-sunset-00000000000"); w.Code != 401 || !strings.Contains(w.Body.String(), `"error":"api_key_sunset"`) {

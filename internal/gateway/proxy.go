@@ -24,7 +24,9 @@ func (gw *Gateway) newProxy() *httputil.ReverseProxy {
 			pr.SetXForwarded()
 			h := pr.Out.Header
 			for name := range h {
-				if strings.HasPrefix(name, IdentityHeaderPrefix) {
+				// Case-insensitively: a header map set by hand may hold
+				// non-canonical names.
+				if len(name) >= len(IdentityHeaderPrefix) && strings.EqualFold(name[:len(IdentityHeaderPrefix)], IdentityHeaderPrefix) {
 					delete(h, name)
 				}
 			}
@@ -51,6 +53,11 @@ func setIdentity(h http.Header, p *guard.Principal) {
 	h[HeaderSubject] = []string{p.Subject}
 	if p.Kind == guard.KindAPIKey {
 		h[HeaderKeyID] = []string{p.KeyID}
+		perms := "*" // a key without permissions may use every API
+		if len(p.Permissions) > 0 {
+			perms = strings.Join(p.Permissions, " ")
+		}
+		h[HeaderPermissions] = []string{perms}
 	} else {
 		h[HeaderClient] = []string{p.ClientID}
 	}

@@ -19,9 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyshift/keyshift/guard"
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
@@ -43,8 +45,19 @@ type Config struct {
 	KeyPrePublish time.Duration
 	// KeyRotateEvery is the scheduled rotation period of the active signing key.
 	KeyRotateEvery time.Duration
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Routes, when set, puts the guard and a reverse proxy to Upstream (or
+	// Routes.Upstream) on every path keyshift does not serve itself.
+	Routes   *gateway.Routes
+	Upstream string
+	// Extra mounts more handlers by ServeMux pattern (the demo's clock).
+	Extra map[string]http.Handler
+	// APIKeyHeader is the request header carrying legacy keys (X-API-Key).
+	APIKeyHeader string
+	Logger       *slog.Logger
+	Now          func() time.Time
+	// KeyNow, when set, is the clock of legacy key decisions only; the demo
+	// moves it to show the sunset without expiring tokens.
+	KeyNow func() time.Time
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
 }
@@ -55,6 +68,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.KeyNow == nil {
+		c.KeyNow = c.Now
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -121,6 +137,7 @@ type Server struct {
 	// Keys checks legacy API keys and counts their use.
 	Keys     *apikey.Service
 	sweeper  *apikey.Sweeper
+	gateway  http.Handler
 	Registry *prometheus.Registry
 	handler  http.Handler
 }
@@ -145,7 +162,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	keys, err := apikey.NewService(st, apikey.ServiceConfig{Now: cfg.Now, Logger: cfg.Logger, Registerer: reg})
+	keys, err := apikey.NewService(st, apikey.ServiceConfig{Now: cfg.KeyNow, Logger: cfg.Logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("api key service: %w", err)
 	}
@@ -163,6 +180,15 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
 	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Keys: keys, sweeper: sweeper, Registry: reg}
+	if cfg.Routes != nil {
+		gw, err := gateway.New(gateway.Config{Routes: cfg.Routes, Upstream: cfg.Upstream, Registerer: reg, Logger: cfg.Logger, Now: cfg.Now,
+			Guard: guard.Config{Issuer: cfg.Issuer, KeySource: keyring, TokenStatus: az,
+				KeyChecker: gateway.NewLocalKeys(keys), APIKeyHeader: cfg.APIKeyHeader, Logger: cfg.Logger}})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		s.gateway = gw
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -180,6 +206,13 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	for pattern, h := range s.cfg.Extra {
+		mux.Handle(pattern, h)
+	}
+	if s.gateway != nil {
+		// keyshift's own, more specific patterns win over this one.
+		mux.Handle("/", s.gateway)
+	}
 	return withRecover(s.cfg.Logger, withSecurityHeaders(mux))
 }
 

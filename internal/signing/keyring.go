@@ -122,6 +122,9 @@ func New(ctx context.Context, st store.Store, sealer *Sealer, cfg Config) (*Keyr
 func (k *Keyring) bootstrap(ctx context.Context) error {
 	now := k.cfg.Now()
 	err := k.st.Tx(ctx, func(tx store.Tx) error {
+		if err := lockKeys(ctx, tx, now); err != nil {
+			return err
+		}
 		rows, err := listOwn(ctx, tx)
 		if err != nil {
 			return err

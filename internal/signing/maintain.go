@@ -129,13 +129,29 @@ func (k *Keyring) rotateTx(ctx context.Context, tx store.Tx, rows []store.Signin
 // stays published for MaxTokenTTL) and creates a new next key, in one
 // transaction with the given audit event. This is the emergency verb: it
 // does not wait for the next key's pre-publication time.
+//
+// When another instance rotates between the call and the transaction, the
+// key the caller wanted gone no longer signs, so Rotate does nothing more:
+// rotating again would promote the next key that rotation just created,
+// before the other instances could publish it.
 func (k *Keyring) Rotate(ctx context.Context, audit store.AuditEvent) error {
 	now := k.cfg.Now()
+	before, err := listOwn(ctx, k.st)
+	if err != nil {
+		return fmt.Errorf("signing: rotate: %w", err)
+	}
 	var r rotation
-	err := k.st.Tx(ctx, func(tx store.Tx) error {
+	var concurrent bool
+	err = k.st.Tx(ctx, func(tx store.Tx) error {
+		if err := lockKeys(ctx, tx, now); err != nil {
+			return err
+		}
 		rows, err := listOwn(ctx, tx)
 		if err != nil {
 			return err
+		}
+		if concurrent = rotatedSince(before, rows); concurrent {
+			return nil
 		}
 		if r, err = k.rotateTx(ctx, tx, rows, now); err != nil {
 			return err
@@ -145,8 +161,29 @@ func (k *Keyring) Rotate(ctx context.Context, audit store.AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("signing: rotate: %w", err)
 	}
-	k.logRotation(r, "manual")
+	if concurrent {
+		k.log.Info("signing keys were rotated concurrently by another instance; not rotating again")
+	} else {
+		k.logRotation(r, "manual")
+	}
 	return k.Reload(ctx)
+}
+
+// rotatedSince reports whether every key active in before has left the
+// active state in now (another instance rotated in between).
+func rotatedSince(before, now []store.SigningKey) bool {
+	was := withState(before, store.KeyActive)
+	if len(was) == 0 {
+		return false
+	}
+	for _, a := range was {
+		for _, r := range now {
+			if r.ID == a.ID && r.State == store.KeyActive {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (k *Keyring) logRotation(r rotation, reason string) {
@@ -174,6 +211,9 @@ func (k *Keyring) Maintain(ctx context.Context) error {
 	var done plan
 	var r rotation
 	err = k.st.Tx(ctx, func(tx store.Tx) error {
+		if err := lockKeys(ctx, tx, now); err != nil {
+			return err
+		}
 		// Decide again on what the transaction sees.
 		rows, err := listOwn(ctx, tx)
 		if err != nil {

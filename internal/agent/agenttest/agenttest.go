@@ -72,7 +72,7 @@ func StartKeyshift(t testing.TB) *Keyshift {
 		t.Fatalf("agenttest: authz: %v", err)
 	}
 	api := admin.New(st, nil, ring, admin.Config{Logger: log})
-	if _, err := demo.Seed(ctx, api, st); err != nil {
+	if _, err := demo.Seed(ctx, api, st, time.Now()); err != nil {
 		t.Fatalf("agenttest: demo data: %v", err)
 	}
 	if err := az.Start(ctx); err != nil {

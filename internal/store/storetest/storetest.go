@@ -50,6 +50,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Setting", settingTests},
 		{"Usage", usageTests},
 		{"Outbox", outboxTests},
+		{"AuthFailures", authFailureTests},
 		{"Backend", backendTests},
 	}
 	for _, g := range groups {
