@@ -15,7 +15,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newInitCmd(), newBenchCmd(), newMigrateCmd(), newStoreCmd())
+	root.AddCommand(newServeCmd(), newInitCmd(), newBenchCmd(), newMigrateCmd(), newStoreCmd(), newGatewayCmd())
 	addAdminCommands(root)
 	agentcli.AddCommands(root)
 	return root

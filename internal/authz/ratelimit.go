@@ -31,6 +31,9 @@ type failureLimiter struct {
 	mu        sync.Mutex
 	buckets   map[string]*rate.Limiter
 	lastSweep time.Time
+	// pending counts failures not yet shared with other instances; nil
+	// unless failures are shared (see ShareFailures).
+	pending map[string]int64
 }
 
 // newFailureLimiter returns a limiter, or nil (limit nothing) when burst < 0.
@@ -71,6 +74,16 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.pending != nil && (len(l.pending) < l.max || l.pending[key] > 0) {
+		l.pending[key]++
+	}
+	if b := l.bucket(key, now); b != nil {
+		b.AllowN(now, 1)
+	}
+}
+
+// bucket returns key's bucket, creating it when there is room; l.mu is held.
+func (l *failureLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= l.max {
@@ -79,13 +92,73 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 				// Full of keys under attack: stop tracking new ones rather
 				// than grow without bound. The other limiter (address or
 				// client id) still applies.
-				return
+				return nil
 			}
 		}
 		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[key] = b
 	}
-	b.AllowN(now, 1)
+	return b
+}
+
+// absorb records n failures that other instances counted for key: they
+// drain the bucket as local failures do, down to empty. (Failures beyond
+// the bucket would have been refused before their credentials were checked
+// had the instances shared one bucket, so they do not push it below zero.)
+func (l *failureLimiter) absorb(key string, n int64, now time.Time) {
+	if l == nil || key == "" || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if b == nil {
+		return
+	}
+	if take := min(n, int64(math.Floor(b.TokensAt(now)))); take > 0 {
+		b.AllowN(now, int(take))
+	}
+}
+
+// share starts counting failures for sharing.
+func (l *failureLimiter) share() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending == nil {
+		l.pending = map[string]int64{}
+	}
+}
+
+// takePending returns the failures counted since the last call.
+func (l *failureLimiter) takePending() map[string]int64 {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.pending
+	if out != nil {
+		l.pending = map[string]int64{}
+	}
+	return out
+}
+
+// restorePending puts back failures whose sharing failed, so the next
+// flush carries them.
+func (l *failureLimiter) restorePending(p map[string]int64) {
+	if l == nil || len(p) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, n := range p {
+		if len(l.pending) < l.max || l.pending[k] > 0 {
+			l.pending[k] += n
+		}
+	}
 }
 
 // sweep forgets buckets that have refilled completely: they hold no state a
