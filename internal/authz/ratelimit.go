@@ -154,6 +154,9 @@ func (l *failureLimiter) restorePending(p map[string]int64) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.pending == nil {
+		return
+	}
 	for k, n := range p {
 		if len(l.pending) < l.max || l.pending[k] > 0 {
 			l.pending[k] += n
