@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,9 +34,20 @@ func TestMultiInstance_ThreeServersOnePostgres(t *testing.T) {
 		t.Skip("starts three servers")
 	}
 	cl := newPGCluster(t)
-	a := startServe(t, cl.serveArgs(cl.db)...)
-	b := startServe(t, cl.serveArgs(cl.db)...)
-	c := startServe(t, cl.serveArgs(cl.db)...)
+	// Each instance also runs the gateway in front of this upstream, so
+	// legacy keys are used (and their usage counted) on all three.
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"data":[]}`)
+	}))
+	defer upstream.Close()
+	routes := filepath.Join(t.TempDir(), "routes.yaml")
+	err := os.WriteFile(routes, []byte("upstream: "+upstream.URL+"\nroutes:\n  - {method: GET, path: \"/api/invoices\", scopes: [core.invoice.read], permissions: [\"invoices:read\"]}\n"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startServe(t, cl.serveArgs(cl.db, "--routes", routes)...)
+	b := startServe(t, cl.serveArgs(cl.db, "--routes", routes)...)
+	c := startServe(t, cl.serveArgs(cl.db, "--routes", routes)...)
 	others := []*child{b, c}
 	op := mustToken(t, a.url(""), cl.opID, cl.opSecret, "keyshift:admin")
 
@@ -121,6 +136,10 @@ func TestMultiInstance_ThreeServersOnePostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("KeyUsedOnAllThree_UsageSumsExactly", func(t *testing.T) {
+		testGatewayUsage(t, cl, op, []*child{a, b, c})
+	})
+
 	t.Run("UsageFromThreeStores_SumsExactly", func(t *testing.T) {
 		testUsageSums(t, cl)
 	})
@@ -132,6 +151,27 @@ func TestMultiInstance_ThreeServersOnePostgres(t *testing.T) {
 	t.Run("SIGKILLUnderLoad_NoAcknowledgedWriteLost", func(t *testing.T) {
 		testKillUnderLoad(t, cl, op, a, others)
 	})
+
+	// Last: it leaves 127.0.0.1 throttled on every instance.
+	t.Run("FailuresOnB_ThrottleC", func(t *testing.T) {
+		for i := 0; ; i++ {
+			code, _, err := tokenResp(context.Background(), b.url(""), cl.opID, "kss_wrong", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code == http.StatusTooManyRequests {
+				break
+			}
+			if i > 50 {
+				t.Fatalf("B never throttled after %d failures", i)
+			}
+		}
+		took := eventually(t, 5*time.Second, "C throttles after failures on B", func() bool {
+			code, _, _ := tokenResp(context.Background(), c.url(""), cl.opID, cl.opSecret, "")
+			return code == http.StatusTooManyRequests
+		})
+		t.Logf("C throttled the client %s after B did (failures shared every second)", took)
+	})
 }
 
 // keyActive asks inst whether key is an active legacy key.
@@ -142,6 +182,57 @@ func keyActive(inst *child, cl *pgCluster, key string) bool {
 		Active bool `json:"active"`
 	}
 	return err == nil && code == http.StatusOK && json.Unmarshal(data, &out) == nil && out.Active
+}
+
+// testGatewayUsage uses one legacy key through the gateway of every
+// instance and waits for the flushed usage to add up exactly.
+func testGatewayUsage(t *testing.T, cl *pgCluster, op string, all []*child) {
+	const perInstance = 25
+	var key struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	mustCall(t, http.MethodPost, all[0].url("/admin/v1/tenants/acme/keys"), op, map[string]any{
+		"name": "usage", "contact": map[string]string{"login": "usage", "email": "usage@acme.test"},
+	}, http.StatusCreated, &key)
+	for _, inst := range all {
+		eventually(t, 5*time.Second, "key accepted by "+inst.addr, func() bool { return keyActive(inst, cl, key.Key) })
+	}
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for _, inst := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perInstance {
+				req, _ := http.NewRequest(http.MethodGet, inst.url("/api/invoices"), nil)
+				req.Header.Set("X-API-Key", key.Key)
+				if code, body, err := do(req); err != nil || code != http.StatusOK {
+					refused.Add(1)
+					t.Errorf("GET /api/invoices with the key on %s: %d %s %v", inst.addr, code, body, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if refused.Load() > 0 {
+		return
+	}
+	st := pgtest.OpenSchema(t, cl.dsn, cl.schema, postgres.Options{NoMigrate: true})
+	var got int64
+	took := eventually(t, 15*time.Second, "usage flushed by all three", func() bool {
+		rows, err := st.ListUsage(context.Background(), store.UsageFilter{KeyID: key.ID})
+		got = 0
+		for _, r := range rows {
+			got += r.Accepted
+		}
+		return err == nil && got >= int64(len(all)*perInstance)
+	})
+	if want := int64(len(all) * perInstance); got != want {
+		t.Errorf("usage of the key = %d; want exactly %d", got, want)
+	}
+	t.Logf("usage %d from three instances flushed within %s", got, took)
 }
 
 // testUsageSums flushes usage from three stores on the schema at once, as

@@ -292,6 +292,10 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start api key service: %w", err)
 	}
 	go s.Keyring.Run(ctx)
+	if fs, ok := s.Store.(store.AuthFailures); ok {
+		// Failed-authentication limits hold across the instances on one database.
+		go s.Authz.ShareFailures(ctx, fs, authz.DefaultFailureShareEvery)
+	}
 	go s.sweeper.Run(ctx)
 	go s.Notifier.Run(ctx)
 	go s.Notifier.RunScheduler(ctx)
