@@ -41,7 +41,7 @@ func TestMultiInstance_ThreeServersOnePostgres(t *testing.T) {
 	}))
 	defer upstream.Close()
 	routes := filepath.Join(t.TempDir(), "routes.yaml")
-	err := os.WriteFile(routes, []byte("upstream: "+upstream.URL+"\nroutes:\n  - {method: GET, path: \"/api/invoices\", scopes: [core.invoice.read], permissions: [\"invoices:read\"]}\n"), 0o600)
+	err := os.WriteFile(routes, []byte("upstream: "+upstream.URL+"\nrate_limit: {per_second: -1}\nroutes:\n  - {method: GET, path: \"/api/invoices\", scopes: [core.invoice.read], permissions: [\"invoices:read\"]}\n"), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
