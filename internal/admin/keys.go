@@ -21,8 +21,6 @@ const (
 	keyIDLen        = 20
 	maxPurposeLen   = 100
 	DefaultKeyLimit = 1000
-	// TopicKeyDisabled is the outbox topic of a key disabled or revoked.
-	TopicKeyDisabled = "key.disabled"
 )
 
 // CreateKeyRequest is the body of POST /admin/v1/tenants/{tenant}/keys.

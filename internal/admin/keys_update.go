@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -91,7 +92,7 @@ func (a *API) UpdateKey(ctx context.Context, p Principal, tenant, id string, req
 			return err
 		}
 		if old == store.StatusActive && out.Status != store.StatusActive {
-			if err := enqueueKeyDisabled(ctx, tx, out, p.actor(), now); err != nil {
+			if err := notify.KeyDisabled(ctx, tx, out, "status set to "+out.Status+" by an admin", p.actor(), now); err != nil {
 				return err
 			}
 		}
@@ -115,25 +116,6 @@ func guardPlatformKey(p Principal, k store.APIKey) error {
 		return errForbidden("this key is owned by the platform: only operators change it")
 	}
 	return nil
-}
-
-// keyDisabledPayload is the body of a key.disabled notification.
-type keyDisabledPayload struct {
-	KeyID  string    `json:"key_id"`
-	Tenant string    `json:"tenant"`
-	Name   string    `json:"name"`
-	Status string    `json:"status"`
-	By     string    `json:"by"`
-	At     time.Time `json:"at"`
-}
-
-func enqueueKeyDisabled(ctx context.Context, tx store.Tx, k store.APIKey, by string, now time.Time) error {
-	payload, err := json.Marshal(keyDisabledPayload{KeyID: k.ID, Tenant: k.Tenant, Name: k.Name, Status: k.Status, By: by, At: now})
-	if err != nil {
-		return fmt.Errorf("encode key.disabled payload: %w", err)
-	}
-	return tx.EnqueueOutbox(ctx, store.OutboxMessage{
-		Tenant: k.Tenant, Topic: TopicKeyDisabled, Payload: payload, CreatedAt: now, NextAttemptAt: now})
 }
 
 func (a *API) handleUpdateKey(w http.ResponseWriter, r *http.Request, p Principal) error {

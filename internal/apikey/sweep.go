@@ -27,7 +27,6 @@ const (
 const (
 	SweepActor          = "keyshift"
 	ActionAutoDisable   = "api_key.auto_disable"
-	TopicKeyDisabled    = "key.disabled"
 	objectTypeAPIKey    = "api_key"
 	defaultSweepEvery   = time.Minute
 	defaultSweepPageLen = 1000
@@ -47,13 +46,17 @@ type SweepConfig struct {
 	PageSize int
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// NotifyDisabled, when set, runs inside each disabling transaction so
+	// the notification commits with the change (the server passes
+	// notify.KeyDisabled; apikey cannot import notify, which imports it).
+	NotifyDisabled func(ctx context.Context, tx store.KeyTx, k store.APIKey, reason, by string, now time.Time) error
 }
 
 // Sweeper disables keys automatically: keys whose DisableAt is reached and,
 // when the timeline asks for it, tenant keys unused for too long. Each key
-// is disabled in its own transaction, together with an audit event and a
-// "key.disabled" outbox message, so a notification is sent exactly for the
-// changes that committed.
+// is disabled in its own transaction, together with an audit event and
+// (through SweepConfig.NotifyDisabled) its notification, so a notification
+// is sent exactly for the changes that committed.
 type Sweeper struct {
 	st       store.Store
 	cfg      SweepConfig
@@ -195,16 +198,14 @@ func (w *Sweeper) disable(ctx context.Context, tl Timeline, d Disabled, now time
 	if err != nil {
 		return false, fmt.Errorf("disable key %q: %w", d.KeyID, err)
 	}
-	payload, err := json.Marshal(d)
-	if err != nil {
-		return false, fmt.Errorf("disable key %q: %w", d.KeyID, err)
-	}
 	err = w.st.Tx(ctx, func(tx store.Tx) error {
+		var disabled store.APIKey
 		err := tx.UpdateAPIKey(ctx, d.KeyID, func(k store.APIKey) (store.APIKey, error) {
 			if disableReason(tl, k, now) != d.Reason {
 				return k, errNoLongerDue
 			}
 			k.Status, k.UpdatedAt = store.StatusDisabled, now
+			disabled = k
 			return k, nil
 		})
 		if err != nil {
@@ -214,12 +215,10 @@ func (w *Sweeper) disable(ctx context.Context, tl Timeline, d Disabled, now time
 			Time: now, Actor: SweepActor, ActorTenant: store.PlatformTenant, Tenant: d.Tenant,
 			Action: ActionAutoDisable, ObjectType: objectTypeAPIKey, ObjectID: d.KeyID, Details: details,
 		})
-		if err != nil {
+		if err != nil || w.cfg.NotifyDisabled == nil {
 			return err
 		}
-		return tx.EnqueueOutbox(ctx, store.OutboxMessage{
-			Tenant: d.Tenant, Topic: TopicKeyDisabled, Payload: payload, CreatedAt: now, NextAttemptAt: now,
-		})
+		return w.cfg.NotifyDisabled(ctx, tx, disabled, d.Reason, SweepActor, now)
 	})
 	switch {
 	case errors.Is(err, errNoLongerDue), errors.Is(err, store.ErrNotFound):

@@ -56,7 +56,7 @@ func TestSweeper_DisablesDueKeysWithAuditAndOutbox(t *testing.T) {
 			}
 			id, _ := e.key("acme", mods...)
 			e.clock.Set(tt.now)
-			w, err := NewSweeper(e.st, SweepConfig{Now: e.clock.Now})
+			w, err := NewSweeper(e.st, SweepConfig{Now: e.clock.Now, NotifyDisabled: testNotify})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func assertDisableRecorded(t *testing.T, e *svcEnv, id, reason string) {
 	if err := json.Unmarshal(msgs[0].Payload, &p); err != nil {
 		t.Fatal(err)
 	}
-	if msgs[0].Topic != TopicKeyDisabled || msgs[0].Tenant != "acme" ||
+	if msgs[0].Topic != "key.disabled" || msgs[0].Tenant != "acme" ||
 		p["key_id"] != id || p["name"] != "erp sync" || p["reason"] != reason {
 		t.Errorf("outbox message %+v payload %s", msgs[0], msgs[0].Payload)
 	}
@@ -204,4 +204,15 @@ func TestSweeper_RunStopsWithContext(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+}
+
+// testNotify stands in for notify.KeyDisabled (which imports this package):
+// one outbox message in the disabling transaction.
+func testNotify(ctx context.Context, tx store.KeyTx, k store.APIKey, reason, by string, now time.Time) error {
+	payload, err := json.Marshal(map[string]string{"key_id": k.ID, "name": k.Name, "reason": reason, "by": by})
+	if err != nil {
+		return err
+	}
+	return tx.EnqueueOutbox(ctx, store.OutboxMessage{ID: "evt-" + k.ID, Tenant: k.Tenant, Topic: "key.disabled",
+		Payload: payload, CreatedAt: now, NextAttemptAt: now})
 }

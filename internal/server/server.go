@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api key service: %w", err)
 	}
-	sweeper, err := apikey.NewSweeper(st, apikey.SweepConfig{Now: cfg.Now, Logger: cfg.Logger, BeforeSweep: keys.Flush, Registerer: reg})
+	sweeper, err := apikey.NewSweeper(st, apikey.SweepConfig{Now: cfg.KeyNow, Logger: cfg.Logger, BeforeSweep: keys.Flush, Registerer: reg, NotifyDisabled: notify.KeyDisabled})
 	if err != nil {
 		return nil, fmt.Errorf("api key sweeper: %w", err)
 	}
