@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/server"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
@@ -44,17 +47,103 @@ func benchBackends(b *testing.B, fn func(b *testing.B, base, opID, opSecret stri
 				b.Fatal(err)
 			}
 			srv, err := server.New(ctx, server.Config{Issuer: "http://bench.test", Logger: logger,
-				SecretFile: filepath.Join(b.TempDir(), "ks.secret")}, st)
+				SecretFile: filepath.Join(b.TempDir(), "ks.secret"), Routes: benchRoutes(b)}, st)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := srv.Authz.Start(ctx); err != nil {
+			if err := srv.Start(ctx); err != nil {
 				b.Fatal(err)
 			}
 			hs := httptest.NewServer(srv.Handler())
 			defer hs.Close()
 			fn(b, hs.URL, op.ClientID, op.ClientSecret)
 		})
+	}
+}
+
+// benchRoutes puts the gateway in front of a trivial upstream.
+func benchRoutes(b *testing.B) *gateway.Routes {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"data":[]}`)
+	}))
+	b.Cleanup(up.Close)
+	path := filepath.Join(b.TempDir(), "routes.yaml")
+	err := os.WriteFile(path, []byte("upstream: "+up.URL+"\nrate_limit: {per_second: -1}\nroutes:\n"+
+		"  - {method: GET, path: \"/api/invoices\", scopes: [core.invoice.read], permissions: [\"invoices:read\"]}\n"), 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := gateway.LoadRoutes(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// BenchmarkGuardThroughput is requests through keyshift's gateway to an
+// upstream, with a legacy API key (key cache, timeline decision, usage
+// counted in memory) and with a bearer token (JWT verification, cached).
+func BenchmarkGuardThroughput(b *testing.B) {
+	benchBackends(b, func(b *testing.B, base, id, secret string) {
+		_, op, err := tokenResp(context.Background(), base, id, secret, "keyshift:admin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, req := range []struct {
+			method, path string
+			body         any
+		}{
+			{http.MethodPost, "/admin/v1/tenants", map[string]string{"id": "acme", "name": "Acme"}},
+			{http.MethodPut, "/admin/v1/scopes/core.invoice.read", map[string]any{"description": "Read invoices", "permissions": []string{"invoices:read"}}},
+		} {
+			if code, body, err := call(context.Background(), req.method, base+req.path, op, req.body); err != nil || code >= 300 {
+				b.Fatalf("%s %s: %d %s %v", req.method, req.path, code, body, err)
+			}
+		}
+		var key struct {
+			Key string `json:"key"`
+		}
+		var cl struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		contact := map[string]string{"login": "bench", "email": "bench@acme.test"}
+		benchCall(b, base+"/admin/v1/tenants/acme/keys", op, map[string]any{"name": "bench", "contact": contact}, &key)
+		benchCall(b, base+"/admin/v1/tenants/acme/clients", op, map[string]any{"name": "bench",
+			"grant_types": []string{"client_credentials"}, "scopes": []string{"core.invoice.read"}, "contact": contact}, &cl)
+		_, tok, err := tokenResp(context.Background(), base, cl.ClientID, cl.ClientSecret, "core.invoice.read")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cred := range []struct{ name, header, value string }{
+			{"api_key", "X-API-Key", key.Key},
+			{"bearer", "Authorization", "Bearer " + tok},
+		} {
+			b.Run(cred.name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						req, _ := http.NewRequest(http.MethodGet, base+"/api/invoices", nil)
+						req.Header.Set(cred.header, cred.value)
+						if code, body, err := do(req); err != nil || code != http.StatusOK {
+							b.Errorf("GET /api/invoices: %d %s %v", code, body, err)
+							return
+						}
+					}
+				})
+			})
+		}
+	})
+}
+
+func benchCall(b *testing.B, u, token string, body, out any) {
+	b.Helper()
+	code, data, err := call(context.Background(), http.MethodPost, u, token, body)
+	if err != nil || code != http.StatusCreated {
+		b.Fatalf("POST %s: %d %s %v", u, code, data, err)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -92,6 +93,8 @@ type Config struct {
 	Logger *slog.Logger     // default slog.Default()
 	// MaxBodyBytes bounds request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Sealer encrypts webhook secrets at rest; nil disables the webhook endpoints.
+	Sealer *signing.Sealer
 }
 
 // API is the admin API. It is safe for concurrent use.
@@ -102,12 +105,13 @@ type API struct {
 	now     func() time.Time
 	log     *slog.Logger
 	maxBody int64
+	sealer  *signing.Sealer
 }
 
 // New returns an admin API over st. auth validates bearer tokens; rot may be
 // nil, in which case signing-key rotation answers 501.
 func New(st store.Store, auth Authenticator, rot Rotator, cfg Config) *API {
-	a := &API{st: st, auth: auth, rot: rot, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBodyBytes}
+	a := &API{st: st, auth: auth, rot: rot, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, sealer: cfg.Sealer}
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -103,7 +103,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatalf("keyring: %v", err)
 	}
 	auth := staticAuth{tokOperator: operator, tokAcme: acmeAdmin, tokGlobex: globexAdmin, tokPlatform: platformAdmin, tokReader: acmeReader}
-	api := New(st, auth, ring, Config{Now: clock.Now, Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096})
+	api := New(st, auth, ring, Config{Now: clock.Now, Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096, Sealer: sealer})
 	mux := http.NewServeMux()
 	api.Register(mux)
 	srv := httptest.NewServer(mux)

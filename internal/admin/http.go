@@ -45,6 +45,11 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"PATCH /admin/v1/tenants/{tenant}/keys/{id}", a.handleUpdateKey},
 		{"POST /admin/v1/tenants/{tenant}/keys/{id}/convert", a.handleConvertKey},
 
+		{"PUT /admin/v1/tenants/{tenant}/webhook", a.handlePutWebhook},
+		{"GET /admin/v1/tenants/{tenant}/webhook", a.handleGetWebhook},
+		{"DELETE /admin/v1/tenants/{tenant}/webhook", a.handleDeleteWebhook},
+		{"POST /admin/v1/tenants/{tenant}/webhook/test", a.handleTestWebhook},
+
 		{"GET /admin/v1/timeline", a.handleGetTimeline},
 		{"PUT /admin/v1/timeline", a.handlePutTimeline},
 		{"GET /admin/v1/migration", a.handleMigration},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/keyshift/keyshift/internal/demo"
 	"github.com/keyshift/keyshift/internal/demoapi"
 	"github.com/keyshift/keyshift/internal/gateway"
+	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -64,7 +66,7 @@ func startE2E(t *testing.T, dir string, clock *testClock) *e2eServer {
 	}
 	base := "http://" + ln.Addr().String()
 	srv, err := New(ctx, Config{Issuer: base, Logger: logger, Now: clock.Now, SecretFile: filepath.Join(dir, "ks.secret"),
-		Routes: routes, Upstream: "http://" + up.Addr().String()}, st)
+		Routes: routes, Upstream: "http://" + up.Addr().String(), AllowPrivateWebhooks: true}, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,12 +289,54 @@ func TestE2E_KeySunsetToMigrated(t *testing.T) {
 	if s := status(); s != "in_progress" {
 		t.Fatalf("status with active keys and a client = %q, want in_progress", s)
 	}
+
+	// The tenant's webhook hears of each disabled key, signed.
+	type delivery struct {
+		sig   string
+		body  []byte
+		topic string
+	}
+	got := make(chan delivery, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var ev struct{ Topic string }
+		_ = json.Unmarshal(b, &ev)
+		got <- delivery{sig: r.Header.Get(notify.HeaderSignature), body: b, topic: ev.Topic}
+	}))
+	defer receiver.Close()
+	resp, body = e.do(t, "PUT", "/admin/v1/tenants/globex/webhook", asOp, `{"url":"`+receiver.URL+`/hooks"}`)
+	mustStatus(resp, body, 200, "set webhook")
+	var wh struct{ Secret string }
+	if err := json.Unmarshal(body, &wh); err != nil || !strings.HasPrefix(wh.Secret, "whs_") {
+		t.Fatalf("webhook answer %s: %v", body, err)
+	}
+	resp, body = e.do(t, "GET", "/admin/v1/tenants/globex/webhook", asOp, "")
+	mustStatus(resp, body, 200, "get webhook")
+	if strings.Contains(string(body), wh.Secret) {
+		t.Fatal("GET webhook shows the secret again")
+	}
 	for _, id := range keyID {
 		resp, body = e.do(t, "PATCH", "/admin/v1/tenants/globex/keys/"+id, asOp, `{"status":"disabled"}`)
 		mustStatus(resp, body, 200, "disable key")
 	}
 	if s := status(); s != "migrated" {
 		t.Fatalf("status after disabling every key = %q, want migrated", s)
+	}
+	if _, err := e.srv.Notifier.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for disabled := 0; disabled < len(keyID); { // digests may arrive too
+		select {
+		case d := <-got:
+			if err := notify.Verify(wh.Secret, d.sig, d.body, clock.Now(), notify.DefaultTolerance); err != nil {
+				t.Errorf("webhook signature on %s: %v", d.topic, err)
+			}
+			if d.topic == notify.TopicKeyDisabled {
+				disabled++
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d key.disabled deliveries reached the tenant's webhook", disabled, len(keyID))
+		}
 	}
 	callKey(day(39), legacyA, 401, "api_key_disabled")
 	if !bytes.Contains(body, []byte(`"status":"disabled"`)) {

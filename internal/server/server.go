@@ -55,6 +55,10 @@ type Config struct {
 	APIKeyHeader string
 	Logger       *slog.Logger
 	Now          func() time.Time
+	// AllowPrivateWebhooks lets tenant webhooks reach loopback and private
+	// addresses (tests, single-network installations); off by default
+	// against server-side request forgery.
+	AllowPrivateWebhooks bool
 	// KeyNow, when set, is the clock of legacy key decisions only; the demo
 	// moves it to show the sunset without expiring tokens.
 	KeyNow func() time.Time
@@ -174,8 +178,8 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
-	adm := admin.New(st, principalAuthenticator{az}, keyring, admin.Config{Now: cfg.Now, Logger: cfg.Logger})
-	nt, err := notify.New(st, sealer, notify.Config{Now: cfg.Now, Logger: cfg.Logger, Registerer: reg})
+	adm := admin.New(st, principalAuthenticator{az}, keyring, admin.Config{Now: cfg.Now, Logger: cfg.Logger, Sealer: sealer})
+	nt, err := notify.New(st, sealer, notify.Config{Now: cfg.Now, Logger: cfg.Logger, Registerer: reg, AllowPrivateNetworks: cfg.AllowPrivateWebhooks})
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
