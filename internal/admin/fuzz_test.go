@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/keyshift/keyshift/internal/weburl"
 )
 
 // FuzzCreateClientBody sends arbitrary bodies to the client creation
@@ -67,7 +69,7 @@ func FuzzRedirectURI(f *testing.F) {
 		if err != nil || !u.IsAbs() || strings.Contains(s, "#") {
 			t.Fatalf("accepted %q", s)
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && weburl.IsLoopbackHost(u.Hostname())) {
 			t.Fatalf("accepted scheme of %q", s)
 		}
 	})

@@ -2,15 +2,14 @@ package admin
 
 import (
 	"fmt"
-	"net"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/weburl"
 )
 
 var (
@@ -26,7 +25,6 @@ const (
 	maxLoginLen       = 128
 	maxPersonNameLen  = 100
 	maxEmailLen       = 254
-	maxURILen         = 2000
 	maxListLen        = 500 // scopes, permissions, redirect URIs
 )
 
@@ -117,38 +115,10 @@ func checkLogin(v *validation, field, s string) {
 // unless it points at the loopback interface (native apps, RFC 8252 §7.3).
 // Matching later is exact, so no normalisation happens here.
 func checkRedirectURI(s string) string {
-	if len(s) > maxURILen {
-		return "is too long"
+	if _, err := weburl.CheckSecure(s); err != nil {
+		return err.Error()
 	}
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Host == "" {
-		return "must be an absolute URL"
-	}
-	if u.Fragment != "" || strings.Contains(s, "#") {
-		return "must not have a fragment"
-	}
-	if u.User != nil {
-		return "must not carry credentials"
-	}
-	switch u.Scheme {
-	case "https":
-		return ""
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return ""
-		}
-		return "must use https unless it is a loopback address"
-	default:
-		return "must use https"
-	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return ""
 }
 
 // hasDuplicates reports whether list repeats a value.

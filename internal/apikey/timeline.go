@@ -2,11 +2,11 @@ package apikey
 
 import (
 	"fmt"
-	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/keyshift/keyshift/internal/weburl"
 )
 
 // Limits on a timeline, so that validation and every Decide stay cheap and a
@@ -162,24 +162,8 @@ func (t Timeline) validateSettings(ps *problems) {
 // checkGuideURL requires https, or http on a loopback host for development:
 // the guide is linked from every key response and must not be tampered with.
 func checkGuideURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil {
-		return fmt.Errorf("is not an absolute URL with a host and no credentials")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if h := u.Hostname(); h == "localhost" || isLoopback(h) {
-			return nil
-		}
-	}
-	return fmt.Errorf("must use https (http only for localhost)")
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	_, err := weburl.CheckSecure(s)
+	return err
 }
 
 func (t Timeline) validateExtensions(ps *problems) {

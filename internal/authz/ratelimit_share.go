@@ -63,13 +63,21 @@ func (s *Server) ShareFailures(ctx context.Context, st store.AuthFailures, every
 	fs := s.newFailureSharer(st)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	failing := false // log transitions only, not every second of an outage
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := fs.sync(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sharing failed authentications; counting locally until the store answers", "err", err)
+			err := fs.sync(ctx)
+			switch {
+			case ctx.Err() != nil:
+			case err != nil && !failing:
+				failing = true
+				s.log.Warn("cannot share failed authentications; limits hold per instance until the store answers", "err", err)
+			case err == nil && failing:
+				failing = false
+				s.log.Info("sharing failed authentications again")
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlite"
 )
 
 // peer starts a second authorization server on e's store, keys and clock:
@@ -147,5 +149,44 @@ func TestFailureLimiter_AbsorbDrainsToEmptyOnly(t *testing.T) {
 	l.restorePending(map[string]int64{"x": 2})
 	if p := l.takePending(); p["x"] != 2 {
 		t.Fatalf("restored pending = %v; want x:2", p)
+	}
+}
+
+func TestShareFailures_StoreDown_CountsKeptForNextFlush(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(6*time.Second) })
+	e.tenant("acme", store.StatusActive)
+	c := e.client("acme", []string{"a.b.read"})
+	other := e.client("acme", []string{"a.b.read"})
+	path := filepath.Join(t.TempDir(), "shared.db")
+	down, err := sqlite.Open(e.ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := e.srv.newFailureSharer(down)
+	_ = down.Close()
+	wrong := testClient{ID: c.ID, Secret: other.Secret}
+	e.post(PathToken, &wrong, url.Values{"grant_type": {GrantClientCredentials}})
+	if err := fs.sync(e.ctx); err == nil {
+		t.Fatal("sync on a closed store succeeded")
+	}
+	up, err := sqlite.Open(e.ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	fs.st = up
+	if err := fs.sync(e.ctx); err != nil {
+		t.Fatalf("sync after the store is back: %v", err)
+	}
+	rows, err := up.ListAuthFailures(e.ctx, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, r := range rows {
+		got[r.Key] += r.Count
+	}
+	if got[failurePrefixClient+c.ID] != 1 || len(got) != 2 {
+		t.Fatalf("flushed after the outage: %v; want the client's and the address's one failure", got)
 	}
 }

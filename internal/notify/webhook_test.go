@@ -11,6 +11,7 @@ import (
 	"github.com/keyshift/keyshift/internal/credential"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/weburl"
 )
 
 func TestSetWebhook_SecretShownOnce_SealedAtRest(t *testing.T) {
@@ -76,7 +77,7 @@ func TestSetWebhook_Refused(t *testing.T) {
 		{"credentials in URL", "acme", "https://user:pw@hooks.example.com/", "credentials"},
 		{"fragment", "acme", "https://hooks.example.com/#x", "fragment"},
 		{"other scheme", "acme", "ftp://hooks.example.com/", "must use https"},
-		{"too long", "acme", "https://hooks.example.com/" + strings.Repeat("a", maxURLLen), "longer"},
+		{"too long", "acme", "https://hooks.example.com/" + strings.Repeat("a", weburl.MaxLen), "too long"},
 		{"unknown tenant", "initech", "https://hooks.example.com/", "not found"},
 	}
 	e := newEnv(t)
