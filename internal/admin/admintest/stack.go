@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/demo"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
@@ -30,8 +31,20 @@ type Stack struct {
 	ClientSecret string
 }
 
+// Options change what New starts.
+type Options struct {
+	// Demo seeds the demo data: tenant acme, the procurement scope
+	// catalogue, one client, one key and a timeline.
+	Demo bool
+	// Wrap, when set, wraps the stack's handler (to count or fail requests).
+	Wrap func(http.Handler) http.Handler
+}
+
 // New starts a stack that lives until the test ends.
-func New(t testing.TB) *Stack {
+func New(t testing.TB) *Stack { return NewWith(t, Options{}) }
+
+// NewWith starts a stack with options that lives until the test ends.
+func NewWith(t testing.TB, opts Options) *Stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -66,13 +79,22 @@ func New(t testing.TB) *Stack {
 	if err != nil {
 		t.Fatalf("admintest: operator client: %v", err)
 	}
+	if opts.Demo {
+		if _, err := demo.Seed(ctx, api, st, time.Now()); err != nil {
+			t.Fatalf("admintest: demo data: %v", err)
+		}
+	}
 	if err := az.Start(ctx); err != nil {
 		t.Fatalf("admintest: start authz: %v", err)
 	}
 	mux := http.NewServeMux()
 	az.Register(mux)
 	api.Register(mux)
-	srv.Config.Handler = mux
+	var h http.Handler = mux
+	if opts.Wrap != nil {
+		h = opts.Wrap(mux)
+	}
+	srv.Config.Handler = h
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Stack{URL: issuer, Store: st, API: api, ClientID: op.ClientID, ClientSecret: op.ClientSecret}

@@ -9,22 +9,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
-	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/admin/admintest"
 	"github.com/keyshift/keyshift/internal/demo"
-	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
-	"github.com/keyshift/keyshift/internal/store/sqlite"
 )
 
 // Keyshift is a running keyshift whose token endpoint is instrumented.
@@ -46,44 +41,9 @@ var DefaultScopes = []string{"core.common.read", "core.invoice.read"}
 // test, with the demo tenant "acme" and the procurement scope catalogue.
 func StartKeyshift(t testing.TB) *Keyshift {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	log := slog.New(slog.DiscardHandler)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyshift.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatalf("agenttest: open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if _, err := admin.Bootstrap(ctx, st, time.Now); err != nil {
-		t.Fatalf("agenttest: bootstrap: %v", err)
-	}
-	sealer, err := signing.NewSealer(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatalf("agenttest: sealer: %v", err)
-	}
-	ring, err := signing.New(ctx, st, sealer, signing.Config{RotateEvery: -1, Logger: log})
-	if err != nil {
-		t.Fatalf("agenttest: keyring: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
-	az, err := authz.New(authz.Config{Issuer: issuer, Logger: log, FailureBurst: -1}, st, ring)
-	if err != nil {
-		t.Fatalf("agenttest: authz: %v", err)
-	}
-	api := admin.New(st, nil, ring, admin.Config{Logger: log})
-	if _, err := demo.Seed(ctx, api, st, time.Now()); err != nil {
-		t.Fatalf("agenttest: demo data: %v", err)
-	}
-	if err := az.Start(ctx); err != nil {
-		t.Fatalf("agenttest: start authz: %v", err)
-	}
-	k := &Keyshift{URL: issuer, TokenURL: issuer + "/oauth2/token", API: api, Store: st}
-	mux := http.NewServeMux()
-	az.Register(mux)
-	srv.Config.Handler = k.instrument(mux)
-	srv.Start()
-	t.Cleanup(srv.Close)
+	k := &Keyshift{}
+	stack := admintest.NewWith(t, admintest.Options{Demo: true, Wrap: k.instrument})
+	k.URL, k.TokenURL, k.API, k.Store = stack.URL, stack.URL+"/oauth2/token", stack.API, stack.Store
 	return k
 }
 
