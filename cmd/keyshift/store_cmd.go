@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -82,6 +83,12 @@ the source first: the copy takes no snapshot. The destination must be empty.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if !server.IsPostgres(from) {
+				// Opening a missing SQLite file would create an empty source.
+				if _, err := os.Stat(strings.TrimPrefix(from, "sqlite:")); err != nil {
+					return fmt.Errorf("source store %s: %w", from, err)
+				}
+			}
 			src, err := server.OpenStore(ctx, from, logger, time.Now)
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -122,7 +123,11 @@ func OpenStore(ctx context.Context, dsn string, logger *slog.Logger, now func() 
 		}
 		return st, nil
 	default:
-		st, err := sqlite.Open(ctx, strings.TrimPrefix(dsn, "sqlite:"), sqlite.Options{Logger: logger, Now: now})
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("database directory %s does not exist", filepath.Dir(path))
+		}
+		st, err := sqlite.Open(ctx, path, sqlite.Options{Logger: logger, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 		}
