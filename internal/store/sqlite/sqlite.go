@@ -44,12 +44,16 @@ type Options struct {
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
 	reader
-	wdb  *sql.DB // one connection; every write transaction runs on it
-	rdb  *sql.DB // read pool
-	wsem chan struct{}
-	feed *store.Feed
-	log  *slog.Logger
-	now  func() time.Time
+	wdb *sql.DB // one connection; every write transaction runs on it
+	rdb *sql.DB // read pool
+	// rcache holds the read pool's prepared statements. Write transactions
+	// prepare their own: the writer has one connection, held by the
+	// transaction, so a pool-level prepare there would wait for itself.
+	rcache *stmtCache
+	wsem   chan struct{}
+	feed   *store.Feed
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -89,8 +93,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers)
 
+	rcache := &stmtCache{db: rdb}
 	s := &Store{
-		reader: reader{q: rdb},
+		reader: reader{q: dbQuerier{rcache}},
+		rcache: rcache,
 		wdb:    wdb,
 		rdb:    rdb,
 		wsem:   make(chan struct{}, 1),
@@ -285,5 +291,6 @@ func (s *Store) CheckIntegrity(ctx context.Context) error {
 // Close closes subscribers' channels and the database.
 func (s *Store) Close() error {
 	s.feed.Close()
+	s.rcache.close()
 	return errors.Join(s.rdb.Close(), s.wdb.Close())
 }
