@@ -28,6 +28,7 @@ var (
 // Reader holds the read methods, available both on Store and inside a Tx.
 type Reader interface {
 	KeyReader
+	UserReader
 
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
@@ -54,6 +55,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 	KeyTx
+	UserTx
 
 	CreateTenant(ctx context.Context, t Tenant) error
 	UpdateTenant(ctx context.Context, id string, fn func(Tenant) (Tenant, error)) error

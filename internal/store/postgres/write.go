@@ -139,6 +139,11 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
 	}
+	users, err := list(ctx, t.q, "users", scanString,
+		`DELETE FROM users WHERE tenant = $1 RETURNING id`, id)
+	if err != nil {
+		return fmt.Errorf("delete tenant %q: %w", id, err)
+	}
 	if _, err := t.exec(ctx, `DELETE FROM tenants WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
 	}
@@ -147,6 +152,9 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	}
 	for _, k := range keys {
 		t.changed(store.ChangeAPIKey, k, id)
+	}
+	for _, u := range users {
+		t.changed(store.ChangeUser, u, id)
 	}
 	t.changed(store.ChangeTenant, id, id)
 	return nil

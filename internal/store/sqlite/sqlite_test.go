@@ -99,8 +99,8 @@ func TestOpen_Reopen_KeepsDataAndSkipsApplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if versions != 3 {
-		t.Fatalf("goose_db_version holds %d applied migrations, want 3", versions)
+	if versions != 4 {
+		t.Fatalf("goose_db_version holds %d applied migrations, want 4", versions)
 	}
 }
 

@@ -117,6 +117,10 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
 	}
+	users, err := list(ctx, t.q, "users", scanString, `SELECT id FROM users WHERE tenant = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete tenant %q: %w", id, err)
+	}
 	ok, err := t.exec(ctx, `DELETE FROM tenants WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("delete tenant %q: %w", id, err)
@@ -131,6 +135,9 @@ func (t *tx) DeleteTenant(ctx context.Context, id string) error {
 	}
 	for _, k := range keys {
 		t.changed(store.ChangeAPIKey, k, id)
+	}
+	for _, u := range users {
+		t.changed(store.ChangeUser, u, id)
 	}
 	t.changed(store.ChangeTenant, id, id)
 	return nil

@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Usage", usageTests},
 		{"Outbox", outboxTests},
 		{"AuthFailures", authFailureTests},
+		{"User", userTests},
 		{"Backend", backendTests},
 	}
 	for _, g := range groups {
