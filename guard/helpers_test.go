@@ -15,7 +15,6 @@ import (
 	"github.com/keyshift/keyshift/guard"
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/admin/admintest"
-	"github.com/keyshift/keyshift/internal/store"
 )
 
 // issuer is a real keyshift (token endpoint, JWKS, admin API) with tenant
@@ -28,24 +27,8 @@ type issuer struct {
 func newIssuer(t testing.TB) *issuer {
 	t.Helper()
 	s := admintest.New(t)
-	ctx := context.Background()
-	p := admin.SystemPrincipal()
-	for name, perms := range map[string][]string{
-		"core.invoice.read": {"invoices:read"}, "core.invoice.write": {"invoices:create", "invoices:update"},
-	} {
-		if _, err := s.API.PutScope(ctx, p, name, admin.PutScopeRequest{Description: name, Permissions: perms}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.API.CreateTenant(ctx, p, admin.CreateTenantRequest{ID: "acme", Name: "Acme"}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.API.CreateClient(ctx, p, "acme", admin.CreateClientRequest{
-		Name: "ERP", Scopes: []string{"core.invoice.read"}, Contact: store.Contact{Login: "erp"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &issuer{Stack: s, clientID: c.ClientID, secret: c.ClientSecret}
+	id, secret := s.SeedAcmeClient(t)
+	return &issuer{Stack: s, clientID: id, secret: secret}
 }
 
 // token mints an access token at the real token endpoint.

@@ -111,3 +111,28 @@ func (a tokenAuth) Authenticate(ctx context.Context, bearer string) (admin.Princ
 	}
 	return admin.Principal{Subject: ti.Subject, ClientID: ti.ClientID, Tenant: ti.Tenant, Scopes: ti.Scopes}, nil
 }
+
+// SeedAcmeClient adds the scopes core.invoice.read and core.invoice.write
+// (with their legacy permissions), tenant acme, and an integration client
+// of acme holding core.invoice.read, whose credentials it returns.
+func (s *Stack) SeedAcmeClient(t testing.TB) (clientID, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	p := admin.SystemPrincipal()
+	for name, perms := range map[string][]string{
+		"core.invoice.read": {"invoices:read"}, "core.invoice.write": {"invoices:create", "invoices:update"},
+	} {
+		if _, err := s.API.PutScope(ctx, p, name, admin.PutScopeRequest{Description: name, Permissions: perms}); err != nil {
+			t.Fatalf("admintest: scope %s: %v", name, err)
+		}
+	}
+	if _, err := s.API.CreateTenant(ctx, p, admin.CreateTenantRequest{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatalf("admintest: tenant acme: %v", err)
+	}
+	c, err := s.API.CreateClient(ctx, p, "acme", admin.CreateClientRequest{
+		Name: "ERP", Scopes: []string{"core.invoice.read"}, Contact: store.Contact{Login: "erp"}})
+	if err != nil {
+		t.Fatalf("admintest: acme client: %v", err)
+	}
+	return c.ClientID, c.ClientSecret
+}
