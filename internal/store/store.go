@@ -183,6 +183,15 @@ type Client struct {
 	// AccessTokenTTL is the lifetime of access tokens issued to the client.
 	AccessTokenTTL time.Duration `json:"-"`
 	Status         string        `json:"status"`
+	// JWKS is the client's public key set (JSON) for private_key_jwt, when
+	// registered by value; JWKSURI where it is fetched instead (RFC 7591 §2).
+	JWKS    []byte `json:"-"`
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// IDTokenAlg is the JWS alg of the client's ID tokens; "" means RS256,
+	// the OpenID Connect default.
+	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return to.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// ConvertedFromKey is the legacy API key this client replaced, if any.
 	ConvertedFromKey string    `json:"converted_from_key,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
