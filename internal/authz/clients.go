@@ -112,3 +112,10 @@ func (c *clientCache) loadTenant(ctx context.Context, r store.Reader, id string)
 	}
 	return nil
 }
+
+// tenantActive reports whether the tenant exists and is active.
+func (c *clientCache) tenantActive(id string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.tenants[id] == store.StatusActive
+}

@@ -19,17 +19,12 @@ const (
 	discoveryCacheCtrl = "public, max-age=300"
 )
 
-// buildMetadata renders the discovery document for the scope catalogue.
-//
-// The same document is served as the OpenID configuration so OIDC
-// libraries can find jwks_uri and the token endpoint. It is not yet a
-// complete OpenID Provider configuration: authorization_endpoint,
-// subject_types_supported and id_token_signing_alg_values_supported are
-// required by OIDC Discovery §3 and arrive with the OIDC flows (issue 6).
-// Until then the document lists only what exists rather than advertise
-// endpoints that would 404.
+// buildMetadata renders the discovery document for the scope catalogue,
+// served both as RFC 8414 metadata and as the OpenID configuration. It
+// lists exactly what exists: every endpoint answers, every value listed is
+// accepted.
 func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
-	authMethods := []string{AuthMethodBasic, AuthMethodPost}
+	confidential := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT}
 	md := metadata{
 		Issuer:                           s.cfg.Issuer,
 		TokenEndpoint:                    s.cfg.Issuer + PathToken,
@@ -37,11 +32,27 @@ func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
 		IntrospectionEndpoint:            s.cfg.Issuer + PathIntrospect,
 		RevocationEndpoint:               s.cfg.Issuer + PathRevoke,
 		ScopesSupported:                  scopes,
-		ResponseTypesSupported:           []string{},
+		ResponseTypesSupported:           []string{"code"},
 		GrantTypesSupported:              s.grantTypes(),
-		TokenEndpointAuthMethods:         authMethods,
-		IntrospectionEndpointAuthMethods: authMethods,
-		RevocationEndpointAuthMethods:    authMethods,
+		TokenEndpointAuthMethods:         TokenEndpointAuthMethods(),
+		IntrospectionEndpointAuthMethods: confidential,
+		RevocationEndpointAuthMethods:    TokenEndpointAuthMethods(),
+
+		AuthorizationEndpoint:        s.cfg.Issuer + PathAuthorize,
+		UserinfoEndpoint:             s.cfg.Issuer + PathUserinfo,
+		EndSessionEndpoint:           s.cfg.Issuer + PathLogout,
+		ResponseModesSupported:       []string{"query"},
+		SubjectTypesSupported:        []string{"public"},
+		IDTokenSigningAlgs:           s.idTokenAlgs(),
+		TokenEndpointAuthSigningAlgs: TokenEndpointAuthSigningAlgs(),
+		CodeChallengeMethods:         []string{"S256"},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+			"tenant", "name", "preferred_username", "email", "email_verified", "roles", "updated_at"},
+		PromptValuesSupported: []string{"none", "login", "consent", "select_account"},
+		ISSParameterSupported: true,
+	}
+	if _, ok := s.grants[GrantDeviceCode]; ok {
+		md.DeviceAuthorizationEndpoint = s.cfg.Issuer + PathDeviceAuthorization
 	}
 	if md.ScopesSupported == nil {
 		md.ScopesSupported = []string{}
@@ -63,16 +74,44 @@ func (s *Server) grantTypes() []string {
 	return out
 }
 
-// loadScopes refreshes scopes_supported from the catalogue.
+// idTokenAlgs lists the ID token algs the keyring can sign with.
+func (s *Server) idTokenAlgs() []string {
+	type algLister interface{ Algs() []string }
+	out := []string{}
+	if l, ok := s.signer.(algLister); ok {
+		for _, a := range l.Algs() {
+			if a == "RS256" || a == "ES256" || a == "EdDSA" {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// scopeDescription is the catalogue's description of a scope, for the
+// consent page.
+func (s *Server) scopeDescription(name string) string {
+	if m := s.scopeDescs.Load(); m != nil {
+		return (*m)[name]
+	}
+	return ""
+}
+
+// loadScopes refreshes scopes_supported and the scope descriptions from
+// the catalogue.
 func (s *Server) loadScopes(ctx context.Context) error {
 	list, err := s.st.ListScopes(ctx)
 	if err != nil {
 		return fmt.Errorf("list scopes: %w", err)
 	}
 	names := make([]string, 0, len(list))
+	descs := make(map[string]string, len(list))
 	for _, sc := range list {
 		names = append(names, sc.Name)
+		descs[sc.Name] = sc.Description
 	}
+	s.scopeDescs.Store(&descs)
 	slices.Sort(names)
 	body, err := s.buildMetadata(names)
 	if err != nil {

@@ -30,7 +30,33 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.log.Info("authz caches loaded", "clients", s.clients.len(), "revocations", s.revoked.len())
 	go s.follow(ctx, feed)
+	go s.collectGrants(ctx)
 	return nil
+}
+
+// collectGrants deletes expired grant records every GrantGCInterval until
+// ctx is done. Every instance may do it; the deletes are idempotent.
+func (s *Server) collectGrants(ctx context.Context) {
+	t := time.NewTicker(s.cfg.GrantGCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			var n int
+			err := s.st.Tx(ctx, func(tx store.Tx) error {
+				var err error
+				n, err = tx.DeleteExpiredGrants(ctx, s.cfg.Now())
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
+				s.log.Warn("collect expired grants", "err", err)
+			} else if n > 0 {
+				s.log.Debug("expired grants collected", "count", n)
+			}
+		}
+	}
 }
 
 // reloadAll reloads every cache from the store.

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -19,10 +20,26 @@ type grant interface {
 	handle(ctx context.Context, req *tokenRequest, c *store.Client) (issuance, error)
 }
 
-// issuance is a grant's decision: what the access token will say.
+// issuance is a grant's decision: what the access token will say, and for
+// a person, what goes with it.
 type issuance struct {
 	subject string
 	scopes  []string
+	// person is set by the grants where a person authorised the client; the
+	// token's tenant is then theirs, and an ID token follows with openid.
+	person *personGrant
+}
+
+// personGrant is what a grant for a person decided beyond the scopes.
+type personGrant struct {
+	user      store.User
+	authTime  time.Time
+	nonce     string
+	sessionID string
+	// jti is the access token id the grant recorded (so a code replay or a
+	// refresh reuse can revoke it); refreshToken is returned as is.
+	jti          string
+	refreshToken string
 }
 
 // clientCredentialsGrant is RFC 6749 §4.4: the client acts for itself.

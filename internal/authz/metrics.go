@@ -14,6 +14,9 @@ type metrics struct {
 	introspections *prometheus.CounterVec
 	revocations    *prometheus.CounterVec
 	throttled      *prometheus.CounterVec
+	authorizations *prometheus.CounterVec
+	logins         *prometheus.CounterVec
+	grantsRevoked  *prometheus.CounterVec
 }
 
 // newMetrics creates the collectors and registers them with reg (if any).
@@ -40,11 +43,23 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "keyshift_client_auth_throttled_total",
 			Help: "Requests refused because a client id or address exceeded its failed-authentication budget.",
 		}, []string{"endpoint"}),
+		authorizations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyshift_authorization_requests_total",
+			Help: "Authorization endpoint outcomes: code issued, or the error code (csrf for a refused form).",
+		}, []string{"outcome"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyshift_logins_total",
+			Help: "Sign-ins at keyshift's pages by outcome (success, failure, throttled).",
+		}, []string{"outcome"}),
+		grantsRevoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyshift_grants_revoked_total",
+			Help: "Grants revoked on a security signal (code_replay, refresh_reuse).",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.tokenRequests, m.tokenDuration, m.introspections, m.revocations, m.throttled} {
+	for _, c := range []prometheus.Collector{m.tokenRequests, m.tokenDuration, m.introspections, m.revocations, m.throttled, m.authorizations, m.logins, m.grantsRevoked} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -22,7 +23,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, s.log, e)
 		return
 	}
-	// token_type_hint is advisory (RFC 7009 §2.1); only access tokens exist.
+	// token_type_hint is advisory (RFC 7009 §2.1): the token's form says
+	// whether it is an access or a refresh token.
 	outcome, err := s.revoke(r.Context(), f.get("token"), caller, remoteAddr(r))
 	if err != nil {
 		s.metrics.revocations.WithLabelValues(CodeServerError).Inc()
@@ -39,6 +41,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 // revoke revokes token if caller may, returning "revoked" or "ignored".
 func (s *Server) revoke(ctx context.Context, token string, caller *store.Client, addr string) (string, error) {
 	now := s.cfg.Now()
+	if family, _, ok := s.parseRefreshToken(token); ok {
+		return s.revokeRefresh(ctx, family, caller, addr, now)
+	}
 	cl, err := s.verifyToken(token, now)
 	if err != nil {
 		return "ignored", nil
@@ -72,4 +77,39 @@ func (s *Server) revoke(ctx context.Context, token string, caller *store.Client,
 	s.revoked.add(cl.JTI, exp)
 	s.log.Info("token revoked", "jti", cl.JTI, "client_id", cl.ClientID, "caller", caller.ID, "remote_addr", addr)
 	return "revoked", nil
+}
+
+// revokeRefresh revokes a refresh token's whole family (RFC 7009 §2.1: the
+// server may, and RFC 9700 §4.14 wants it) with its newest access token.
+func (s *Server) revokeRefresh(ctx context.Context, family string, caller *store.Client, addr string, now time.Time) (string, error) {
+	outcome := "ignored"
+	err := s.st.Tx(ctx, func(tx store.Tx) error {
+		f, err := tx.GetRefreshFamily(ctx, family)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if f.RevokedAt != nil || (f.ClientID != caller.ID && !isOperator(caller)) {
+			return nil
+		}
+		if err := s.revokeFamily(ctx, tx, family, "revoked", now); err != nil {
+			return err
+		}
+		outcome = "revoked"
+		details, _ := json.Marshal(map[string]string{"client_id": f.ClientID, "user_id": f.UserID})
+		return tx.AppendAudit(ctx, store.AuditEvent{
+			Time: now, Actor: caller.ID, ActorTenant: caller.Tenant, Tenant: f.Tenant,
+			Action: "refresh_token.revoke", ObjectType: "refresh_family", ObjectID: family,
+			RemoteAddr: addr, Details: details,
+		})
+	})
+	if err != nil {
+		return "", fmt.Errorf("revoke refresh family: %w", err)
+	}
+	if outcome == "revoked" {
+		s.log.Info("refresh token family revoked", "family", family, "caller", caller.ID, "remote_addr", addr)
+	}
+	return outcome, nil
 }

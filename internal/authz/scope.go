@@ -93,3 +93,14 @@ func intersect(a, b []string) []string {
 
 // joinScopes writes scopes as a scope parameter value.
 func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }
+
+// grantCeiling is the most any grant may issue to client c: its scopes
+// (less keyshift:admin outside the platform tenant) and, for clients of
+// the flows for people, the OpenID Connect scopes.
+func grantCeiling(c *store.Client) []string {
+	allowed := allowedScopes(c)
+	if !slices.Contains(c.GrantTypes, GrantAuthorizationCode) && !slices.Contains(c.GrantTypes, GrantDeviceCode) {
+		return allowed
+	}
+	return authorizableScopes(&clientView{scopes: allowed, grantTypes: c.GrantTypes})
+}

@@ -80,7 +80,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	if err != nil {
 		return nil, label, c, err
 	}
-	if refused := outside(iss.scopes, allowedScopes(c)); len(refused) > 0 {
+	if refused := outside(iss.scopes, grantCeiling(c)); len(refused) > 0 {
 		// A grant handing out more than the client holds is a bug, not a
 		// client error; refuse rather than sign it.
 		return nil, label, c, fmt.Errorf("grant %s issued scopes outside client %s: %v", gt, c.ID, refused)
@@ -89,15 +89,20 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 	return resp, label, c, err
 }
 
-// issue signs an RFC 9068 access token for the decision iss.
+// issue signs an RFC 9068 access token for the decision iss and, for a
+// person, hands out the grant's refresh token and an ID token with openid.
 func (s *Server) issue(c *store.Client, iss issuance, now time.Time) (*tokenResponse, error) {
-	ttl := c.AccessTokenTTL
-	if ttl <= 0 {
-		ttl = s.cfg.DefaultTokenTTL
+	ttl := s.accessTTL(c, iss.person != nil)
+	tenant := c.Tenant
+	var jti string
+	if p := iss.person; p != nil {
+		tenant, jti = p.user.Tenant, p.jti
 	}
-	jti, err := newJTI()
-	if err != nil {
-		return nil, err
+	if jti == "" {
+		var err error
+		if jti, err = newJTI(); err != nil {
+			return nil, err
+		}
 	}
 	scope := strings.Join(iss.scopes, " ")
 	claims := accessClaims{
@@ -109,13 +114,36 @@ func (s *Server) issue(c *store.Client, iss issuance, now time.Time) (*tokenResp
 		JTI:       jti,
 		ClientID:  c.ID,
 		Scope:     scope,
-		Tenant:    c.Tenant,
+		Tenant:    tenant,
 	}
 	tok, err := s.signer.Sign(TokenTypeAccessJWT, &claims)
 	if err != nil {
 		return nil, fmt.Errorf("sign access token for client %s: %w", c.ID, err)
 	}
-	return &tokenResponse{AccessToken: tok, TokenType: tokenTypeBearer, ExpiresIn: int64(ttl / time.Second), Scope: scope}, nil
+	resp := &tokenResponse{AccessToken: tok, TokenType: tokenTypeBearer, ExpiresIn: int64(ttl / time.Second), Scope: scope}
+	if p := iss.person; p != nil {
+		resp.RefreshToken = p.refreshToken
+		if slices.Contains(iss.scopes, ScopeOpenID) {
+			if resp.IDToken, err = s.idToken(c, p, iss.scopes, tok, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return resp, nil
+}
+
+// accessTTL is the lifetime of an access token for client c: the client's
+// own or the default, and for a person at most PersonTokenTTL (a refresh
+// token renews it, and a short life bounds what a stolen one is worth).
+func (s *Server) accessTTL(c *store.Client, person bool) time.Duration {
+	ttl := c.AccessTokenTTL
+	if ttl <= 0 {
+		ttl = s.cfg.DefaultTokenTTL
+	}
+	if person && ttl > s.cfg.PersonTokenTTL {
+		ttl = s.cfg.PersonTokenTTL
+	}
+	return ttl
 }
 
 // newJTI returns a random 128-bit token id, base64url without padding.

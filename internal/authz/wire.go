@@ -28,13 +28,16 @@ type tokenRequest struct {
 	scopes []string
 }
 
-// tokenResponse is the RFC 6749 §5.1 success response. No refresh token:
-// client_credentials must not return one (RFC 6749 §4.4.3).
+// tokenResponse is the RFC 6749 §5.1 success response. client_credentials
+// never carries a refresh token (RFC 6749 §4.4.3); the flows for people add
+// one with offline_access, and an ID token with openid.
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 // accessClaims are the claims of a keyshift access token (RFC 9068 §2.2),
@@ -110,4 +113,21 @@ type metadata struct {
 	TokenEndpointAuthMethods         []string `json:"token_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethods    []string `json:"revocation_endpoint_auth_methods_supported"`
+
+	// The OpenID Provider's (OIDC Discovery §3) and the flows for people.
+	AuthorizationEndpoint        string   `json:"authorization_endpoint"`
+	UserinfoEndpoint             string   `json:"userinfo_endpoint"`
+	EndSessionEndpoint           string   `json:"end_session_endpoint"`
+	DeviceAuthorizationEndpoint  string   `json:"device_authorization_endpoint,omitempty"`
+	ResponseModesSupported       []string `json:"response_modes_supported"`
+	SubjectTypesSupported        []string `json:"subject_types_supported"`
+	IDTokenSigningAlgs           []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthSigningAlgs []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	CodeChallengeMethods         []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported              []string `json:"claims_supported"`
+	PromptValuesSupported        []string `json:"prompt_values_supported"`
+	ISSParameterSupported        bool     `json:"authorization_response_iss_parameter_supported"`
+	ClaimsParameterSupported     bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported    bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool     `json:"request_uri_parameter_supported"`
 }
