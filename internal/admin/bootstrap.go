@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/store"
@@ -58,4 +59,54 @@ func Bootstrap(ctx context.Context, st store.Store, now func() time.Time) (creat
 		return false, fmt.Errorf("bootstrap: %w", err)
 	}
 	return created, nil
+}
+
+// ConsoleClientID is the web console's OAuth client, of the platform
+// tenant: a public client of the code flow with PKCE, since the console
+// runs inside keyshift and holds no secret worth having.
+const ConsoleClientID = "keyshift-console"
+
+// ConsoleRedirectPath is where the console receives authorization codes.
+const ConsoleRedirectPath = "/console/callback"
+
+// EnsureConsoleClient creates or repairs the console's client for issuer
+// (its redirect URI follows the issuer), with an audit event for any change.
+func EnsureConsoleClient(ctx context.Context, st store.Store, issuer string, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
+	a := &API{now: now}
+	p := SystemPrincipal()
+	want := store.Client{
+		ID: ConsoleClientID, Tenant: store.PlatformTenant, Name: "keyshift console",
+		GrantTypes:             []string{GrantAuthorizationCode},
+		Scopes:                 []string{ScopeAdmin, ScopeTenantAdmin},
+		RedirectURIs:           []string{issuer + ConsoleRedirectPath},
+		PostLogoutRedirectURIs: []string{issuer + "/console/"},
+		AuthMethod:             "none", Status: store.StatusActive,
+	}
+	return st.Tx(ctx, func(tx store.Tx) error {
+		t := a.clock()
+		cur, err := tx.GetClient(ctx, ConsoleClientID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			want.CreatedAt, want.UpdatedAt = t, t
+			if err := tx.CreateClient(ctx, want); err != nil {
+				return fmt.Errorf("create console client: %w", err)
+			}
+			return tx.AppendAudit(ctx, a.audit(p, store.PlatformTenant, "client.create", "client", ConsoleClientID, details("redirect_uris", want.RedirectURIs)))
+		case err != nil:
+			return fmt.Errorf("get console client: %w", err)
+		}
+		if slices.Equal(cur.RedirectURIs, want.RedirectURIs) && slices.Equal(cur.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs) {
+			return nil
+		}
+		if err := tx.UpdateClient(ctx, ConsoleClientID, func(c store.Client) (store.Client, error) {
+			c.RedirectURIs, c.PostLogoutRedirectURIs, c.UpdatedAt = want.RedirectURIs, want.PostLogoutRedirectURIs, t
+			return c, nil
+		}); err != nil {
+			return fmt.Errorf("update console client: %w", err)
+		}
+		return tx.AppendAudit(ctx, a.audit(p, store.PlatformTenant, "client.update", "client", ConsoleClientID, details("redirect_uris", want.RedirectURIs)))
+	})
 }

@@ -208,6 +208,9 @@ func (s *Server) needsConsent(r *http.Request, req *authRequest, who *signedIn, 
 	if req.prompt.consent {
 		return true, nil
 	}
+	if slices.Contains(s.cfg.FirstPartyClients, req.clientID) {
+		return false, nil
+	}
 	con, err := s.st.GetConsent(r.Context(), who.user.Tenant, who.user.ID, req.clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return true, nil

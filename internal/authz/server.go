@@ -8,6 +8,9 @@
 package authz
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -62,6 +66,43 @@ type Config struct {
 	// Keys, when set, lets introspection answer for legacy API keys
 	// (token_type_hint=api_key); see KeyIntrospector.
 	Keys KeyIntrospector
+	// AllowPrivateJWKSURIs lets private_key_jwt clients' jwks_uri be http
+	// on loopback or reach private addresses (tests, single-network
+	// installations); off by default against server-side request forgery.
+	AllowPrivateJWKSURIs bool
+
+	// PageKey (32 bytes or more) keys the HMACs of the pages' CSRF tokens
+	// and of refresh tokens. Every instance on one store needs the same;
+	// the server derives it from the master secret. Empty: random per
+	// process (one instance, tests).
+	PageKey []byte
+	// Passwords checks people's passwords; default argon2id with
+	// password.DefaultParams.
+	Passwords *password.Hasher
+	// SessionTTL is how long a sign-in at keyshift's pages lasts; default 12 h.
+	SessionTTL time.Duration
+	// PersonTokenTTL caps access tokens issued for a person; default 1 h.
+	PersonTokenTTL time.Duration
+	// RefreshTokenTTL is the absolute lifetime of a refresh token family,
+	// never extended by rotation; default 90 days.
+	RefreshTokenTTL time.Duration
+	// RefreshReuseGrace is how long after a rotation the replaced refresh
+	// token still answers (with the current one), for a client's
+	// concurrent requests; default 10 s. Later use revokes the family.
+	RefreshReuseGrace time.Duration
+	// GrantGCInterval is how often expired grant records are collected;
+	// default 10 min.
+	GrantGCInterval time.Duration
+	// DeviceCodeTTL is how long a device code (RFC 8628) waits for the
+	// person's approval; default 10 min.
+	DeviceCodeTTL time.Duration
+	// DevicePollInterval is the device flow's polling interval, whole
+	// seconds; default 5 s (RFC 8628 §3.2).
+	DevicePollInterval time.Duration
+	// FirstPartyClients are keyshift's own clients (the console): people
+	// are not asked to consent to them, as they are part of the service
+	// they signed in to.
+	FirstPartyClients []string
 }
 
 func (c *Config) defaults() error {
@@ -97,6 +138,43 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if len(c.PageKey) == 0 {
+		c.PageKey = make([]byte, 32)
+		if _, err := rand.Read(c.PageKey); err != nil {
+			return fmt.Errorf("page key: %w", err)
+		}
+	} else if len(c.PageKey) < 32 {
+		return errors.New("page key must be at least 32 bytes")
+	}
+	if c.Passwords == nil {
+		h, err := password.New(password.DefaultParams())
+		if err != nil {
+			return err
+		}
+		c.Passwords = h
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.PersonTokenTTL <= 0 {
+		c.PersonTokenTTL = time.Hour
+	}
+	if c.RefreshTokenTTL <= 0 {
+		c.RefreshTokenTTL = 90 * 24 * time.Hour
+	}
+	if c.RefreshReuseGrace <= 0 {
+		c.RefreshReuseGrace = 10 * time.Second
+	}
+	if c.GrantGCInterval <= 0 {
+		c.GrantGCInterval = 10 * time.Minute
+	}
+	if c.DeviceCodeTTL <= 0 {
+		c.DeviceCodeTTL = 10 * time.Minute
+	}
+	if c.DevicePollInterval <= 0 {
+		c.DevicePollInterval = 5 * time.Second
+	}
+	c.DevicePollInterval = max(c.DevicePollInterval.Truncate(time.Second), time.Second)
 	return nil
 }
 
@@ -114,8 +192,18 @@ type Server struct {
 	metadata      atomic.Pointer[[]byte]
 	clientLimiter *failureLimiter
 	addrLimiter   *failureLimiter
+	assertions    *assertionVerifier
 	metrics       *metrics
 	started       atomic.Bool
+	// accountLimiter counts failed sign-ins per tenant and login.
+	accountLimiter *failureLimiter
+
+	pages         pageTemplates
+	pageKey       []byte
+	refreshKey    []byte
+	secureCookies bool
+	passwords     *password.Hasher
+	scopeDescs    atomic.Pointer[map[string]string]
 }
 
 // New returns a Server; call Start to load its caches before serving.
@@ -133,12 +221,27 @@ func New(cfg Config, st store.Store, signer Signer) (*Server, error) {
 	s := &Server{
 		cfg: cfg, st: st, signer: signer, log: cfg.Logger,
 		aud:           audience{cfg.Audience},
-		grants:        map[string]grant{GrantClientCredentials: clientCredentialsGrant{}},
 		clients:       newClientCache(),
 		revoked:       newRevocationSet(),
 		clientLimiter: newFailureLimiter(cfg.FailureRate, cfg.FailureBurst, defaultMaxTracked),
 		addrLimiter:   newFailureLimiter(cfg.FailureRate, cfg.FailureBurst, defaultMaxTracked),
+		assertions:    newAssertionVerifier(cfg, st),
 		metrics:       m,
+
+		accountLimiter: newFailureLimiter(cfg.FailureRate, cfg.FailureBurst, defaultMaxTracked),
+		pageKey:        deriveKey(cfg.PageKey, "keyshift pages csrf v1"),
+		refreshKey:     deriveKey(cfg.PageKey, "keyshift refresh tokens v1"),
+		secureCookies:  strings.HasPrefix(cfg.Issuer, "https://"),
+		passwords:      cfg.Passwords,
+	}
+	s.grants = map[string]grant{
+		GrantClientCredentials: clientCredentialsGrant{},
+		GrantAuthorizationCode: authorizationCodeGrant{s},
+		GrantRefreshToken:      refreshTokenGrant{s},
+		GrantDeviceCode:        deviceCodeGrant{s},
+	}
+	if s.pages, err = loadPageTemplates(); err != nil {
+		return nil, fmt.Errorf("authz: %w", err)
 	}
 	body, err := s.buildMetadata(nil)
 	if err != nil {
@@ -157,4 +260,20 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc(PathASMetadata, s.handleMetadata)
 	mux.HandleFunc(PathOIDCDiscovery, s.handleMetadata)
 	mux.HandleFunc(PathJWKS, s.handleJWKS)
+	mux.HandleFunc(PathAuthorize, s.handleAuthorize)
+	mux.HandleFunc(PathLogin, s.handleLogin)
+	mux.HandleFunc(PathConsent, s.handleConsent)
+	mux.HandleFunc(PathUserinfo, s.handleUserinfo)
+	mux.HandleFunc(PathLogout, s.handleLogout)
+	mux.HandleFunc(PathDeviceAuthorization, s.handleDeviceAuthorization)
+	mux.HandleFunc(PathDevice, s.handleDevice)
+	mux.HandleFunc(PathPagesCSS, s.handlePagesCSS)
+}
+
+// deriveKey derives a purpose-bound key from the page key, so the CSRF and
+// refresh-token HMACs never share a key.
+func deriveKey(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

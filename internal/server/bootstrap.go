@@ -32,7 +32,7 @@ func Initialise(ctx context.Context, st store.Store, issuer string, now func() t
 		return nil, fmt.Errorf("list platform clients: %w", err)
 	}
 	for _, c := range clients {
-		if slices.Contains(c.Scopes, "keyshift:admin") {
+		if c.ID != admin.ConsoleClientID && slices.Contains(c.Scopes, "keyshift:admin") {
 			return nil, nil
 		}
 	}

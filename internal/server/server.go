@@ -5,6 +5,8 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/console"
 	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/signing"
@@ -142,6 +145,7 @@ type Server struct {
 	Keyring  *signing.Keyring
 	Authz    *authz.Server
 	Admin    *admin.API
+	Console  *console.Console
 	Notifier *notify.Notifier
 	// Keys checks legacy API keys and counts their use.
 	Keys     *apikey.Service
@@ -179,7 +183,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api key sweeper: %w", err)
 	}
-	az, err := authz.New(authz.Config{Issuer: cfg.Issuer, Now: cfg.Now, Logger: cfg.Logger, Registerer: reg, Keys: keys}, st, keyring)
+	az, err := authz.New(authz.Config{Issuer: cfg.Issuer, Now: cfg.Now, Logger: cfg.Logger, Registerer: reg, Keys: keys,
+		PageKey: pageKey(master), AllowPrivateJWKSURIs: cfg.AllowPrivateWebhooks,
+		FirstPartyClients: []string{admin.ConsoleClientID}}, st, keyring)
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
 	}
@@ -188,7 +194,19 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notifications: %w", err)
 	}
-	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Keys: keys, sweeper: sweeper, Registry: reg}
+	if err := admin.EnsureConsoleClient(ctx, st, cfg.Issuer, cfg.Now); err != nil {
+		return nil, err
+	}
+	oauthMux := http.NewServeMux()
+	az.Register(oauthMux)
+	con, err := console.New(console.Config{
+		Issuer: cfg.Issuer, Key: derivedKey(master, "keyshift console key v1"), OAuth: oauthMux, Tokens: keyring,
+		Now: cfg.Now, Logger: cfg.Logger,
+	}, st, adm)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Keys: keys, sweeper: sweeper, Registry: reg, Console: con}
 	if cfg.Routes != nil {
 		gw, err := gateway.New(gateway.Config{Routes: cfg.Routes, Upstream: cfg.Upstream, Registerer: reg, Logger: cfg.Logger, Now: cfg.Now,
 			Guard: guard.Config{Issuer: cfg.Issuer, KeySource: keyring, TokenStatus: az,
@@ -209,6 +227,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	s.Authz.Register(mux)
 	s.Admin.Register(mux)
+	s.Console.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -321,4 +340,15 @@ func (p principalAuthenticator) Authenticate(ctx context.Context, bearer string)
 		return admin.Principal{}, err
 	}
 	return admin.Principal{Subject: ti.Subject, ClientID: ti.ClientID, Tenant: ti.Tenant, Scopes: ti.Scopes}, nil
+}
+
+// pageKey derives the key of the pages' CSRF tokens and of refresh tokens
+// from the master secret, so every instance sharing it agrees.
+func pageKey(master []byte) []byte { return derivedKey(master, "keyshift authz page key v1") }
+
+// derivedKey derives a purpose-bound key from the master secret.
+func derivedKey(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

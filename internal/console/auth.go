@@ -1,0 +1,312 @@
+package console
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// Cookie names; with an https issuer they take the __Host- prefix, which
+// pins them to this host and path "/".
+const (
+	sessionCookie = "keyshift_console"
+	flowCookie    = "keyshift_console_flow"
+	flowTTL       = 10 * time.Minute
+)
+
+func (c *Console) cookieName(base string) string {
+	if c.secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, base, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: c.cookieName(base), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (c *Console) cookie(r *http.Request, base string) string {
+	ck, err := r.Cookie(c.cookieName(base))
+	if err != nil || len(ck.Value) > 4096 {
+		return ""
+	}
+	return ck.Value
+}
+
+// visit loads the request's console session and its user; nil when the
+// person must sign in.
+func (c *Console) visit(r *http.Request) (*visit, error) {
+	v := c.cookie(r, sessionCookie)
+	if v == "" {
+		return nil, nil
+	}
+	h := sha256.Sum256([]byte(v))
+	sess, err := c.st.GetSession(r.Context(), h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !c.now().Before(sess.ExpiresAt) {
+		return nil, nil
+	}
+	u, err := c.st.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, nil
+	}
+	t, err := c.st.GetTenant(r.Context(), u.Tenant)
+	if err != nil || t.Status != store.StatusActive {
+		return nil, nil
+	}
+	return &visit{user: u, principal: principalFor(u, remoteHost(r)), session: sess, csrf: c.csrfFor(sess.ID)}, nil
+}
+
+func (c *Console) csrfFor(sessionID string) string {
+	m := hmac.New(sha256.New, c.keys.csrf)
+	m.Write([]byte(sessionID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// signInFlow is the state of one sign-in between the redirect to the
+// authorization endpoint and the callback, kept encrypted in a cookie.
+type signInFlow struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Return   string `json:"r"`
+	Expires  int64  `json:"e"`
+}
+
+func (c *Console) oauthConfig() *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:    admin.ConsoleClientID,
+		RedirectURL: c.cfg.Issuer + admin.ConsoleRedirectPath,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   c.cfg.Issuer + "/oauth2/authorize",
+			TokenURL:  c.cfg.Issuer + "/oauth2/token",
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+		Scopes: []string{"openid", "profile", admin.ScopeTenantAdmin, admin.ScopeAdmin},
+	}
+}
+
+// startSignIn sends the browser to keyshift's authorization endpoint with
+// a fresh state, nonce and PKCE verifier, and comes back to the page it
+// was on.
+func (c *Console) startSignIn(w http.ResponseWriter, r *http.Request) {
+	ret := r.URL.Path
+	if r.Method != http.MethodGet || !strings.HasPrefix(ret, "/console/") || ret == "/console/callback" {
+		ret = "/console/"
+	}
+	f := signInFlow{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(), Return: ret, Expires: c.now().Add(flowTTL).Unix()}
+	sealed, err := c.seal(f)
+	if err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
+	c.setCookie(w, flowCookie, sealed, int(flowTTL/time.Second))
+	to := c.oauthConfig().AuthCodeURL(f.State, oauth2.S256ChallengeOption(f.Verifier), oauth2.SetAuthURLParam("nonce", f.Nonce))
+	// Relative to this server, so the console works whatever host name
+	// the browser used to reach the issuer's listener.
+	if u, err := url.Parse(to); err == nil {
+		to = u.RequestURI()
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// callback finishes a sign-in: it checks state and issuer (RFC 9207),
+// redeems the code in process with the PKCE verifier, verifies the ID
+// token and its nonce, and starts a console session.
+func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, ok := c.openFlow(r)
+	c.setCookie(w, flowCookie, "", -1)
+	switch {
+	case !ok:
+		c.renderError(w, r, nil, http.StatusBadRequest, "This sign-in link expired or was opened in another browser. Open the console again to sign in.")
+		return
+	case !hmac.Equal([]byte(q.Get("state")), []byte(f.State)):
+		c.renderError(w, r, nil, http.StatusBadRequest, "The sign-in answer does not belong to this browser. Open the console again to sign in.")
+		return
+	case q.Get("iss") != c.cfg.Issuer:
+		c.renderError(w, r, nil, http.StatusBadRequest, "The sign-in answer came from an unexpected issuer.")
+		return
+	case q.Get("error") != "":
+		c.renderError(w, r, nil, http.StatusForbidden, "Sign-in was not completed: "+q.Get("error_description"))
+		return
+	}
+	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, &http.Client{Transport: inProcess{c.cfg.OAuth}, Timeout: 10 * time.Second})
+	tok, err := c.oauthConfig().Exchange(ctx, q.Get("code"), oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		c.log.Warn("console: code exchange failed", "err", err)
+		c.renderError(w, r, nil, http.StatusBadRequest, "Sign-in could not be completed. Open the console again to sign in.")
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	userID, err := c.checkIDToken(raw, f.Nonce)
+	if err != nil {
+		c.log.Warn("console: ID token refused", "err", err)
+		c.renderError(w, r, nil, http.StatusBadRequest, "Sign-in could not be completed. Open the console again to sign in.")
+		return
+	}
+	if err := c.startSession(r.Context(), w, userID); err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
+	http.Redirect(w, r, f.Return, http.StatusSeeOther)
+}
+
+// checkIDToken verifies an ID token for the console and returns its
+// subject (OIDC Core §3.1.3.7).
+func (c *Console) checkIDToken(raw, nonce string) (string, error) {
+	payload, _, err := c.cfg.Tokens.Verify(raw, "JWT")
+	if err != nil {
+		return "", fmt.Errorf("verify: %w", err)
+	}
+	var cl struct {
+		Iss   string `json:"iss"`
+		Sub   string `json:"sub"`
+		Aud   string `json:"aud"`
+		Exp   int64  `json:"exp"`
+		Nonce string `json:"nonce"`
+	}
+	if err := json.Unmarshal(payload, &cl); err != nil {
+		return "", fmt.Errorf("claims: %w", err)
+	}
+	switch {
+	case cl.Iss != c.cfg.Issuer:
+		return "", errors.New("wrong issuer")
+	case cl.Aud != admin.ConsoleClientID:
+		return "", errors.New("wrong audience")
+	case c.now().Unix() > cl.Exp:
+		return "", errors.New("expired")
+	case !hmac.Equal([]byte(cl.Nonce), []byte(nonce)):
+		return "", errors.New("nonce mismatch")
+	case cl.Sub == "":
+		return "", errors.New("no subject")
+	}
+	return cl.Sub, nil
+}
+
+func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, userID string) error {
+	u, err := c.st.GetUser(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("console: load user: %w", err)
+	}
+	now := c.now()
+	value := rand.Text() + rand.Text()
+	h := sha256.Sum256([]byte(value))
+	sess := store.Session{Hash: h[:], ID: rand.Text(), Tenant: u.Tenant, UserID: u.ID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
+	if err := c.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateSession(ctx, sess) }); err != nil {
+		return fmt.Errorf("console: create session: %w", err)
+	}
+	c.setCookie(w, sessionCookie, value, 0)
+	c.log.Info("console sign-in", "tenant", u.Tenant, "user_id", u.ID)
+	return nil
+}
+
+// logout ends the console session, then keyshift's own sign-in.
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *visit) error {
+	err := c.st.Tx(r.Context(), func(tx store.Tx) error { return tx.DeleteSession(r.Context(), v.session.Hash) })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	c.setCookie(w, sessionCookie, "", -1)
+	q := url.Values{"client_id": {admin.ConsoleClientID}, "post_logout_redirect_uri": {c.cfg.Issuer + "/console/"}}
+	http.Redirect(w, r, "/oauth2/logout?"+q.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// inProcess is an http.RoundTripper that serves requests with a handler
+// of this process: the console talks OAuth to keyshift exactly as any
+// client does, minus the network.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	req = req.Clone(req.Context())
+	req.RemoteAddr = "127.0.0.1:0"
+	req.RequestURI = req.URL.RequestURI()
+	t.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+func (c *Console) gcm() (cipher.AEAD, error) {
+	b, err := aes.NewCipher(c.keys.flow)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func (c *Console) seal(f signInFlow) (string, error) {
+	plain, err := json.Marshal(f)
+	if err != nil {
+		return "", err
+	}
+	g, err := c.gcm()
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, g.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, plain, []byte(flowCookie))), nil
+}
+
+func (c *Console) openFlow(r *http.Request) (signInFlow, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c.cookie(r, flowCookie))
+	if err != nil {
+		return signInFlow{}, false
+	}
+	g, err := c.gcm()
+	if err != nil || len(raw) < g.NonceSize() {
+		return signInFlow{}, false
+	}
+	plain, err := g.Open(nil, raw[:g.NonceSize()], raw[g.NonceSize():], []byte(flowCookie))
+	if err != nil {
+		return signInFlow{}, false
+	}
+	var f signInFlow
+	if json.Unmarshal(plain, &f) != nil || c.now().Unix() > f.Expires || !strings.HasPrefix(f.Return, "/console/") {
+		return signInFlow{}, false
+	}
+	return f, true
+}
