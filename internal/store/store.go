@@ -29,6 +29,7 @@ var (
 type Reader interface {
 	KeyReader
 	UserReader
+	GrantReader
 
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
@@ -56,6 +57,7 @@ type Tx interface {
 	Reader
 	KeyTx
 	UserTx
+	GrantTx
 
 	CreateTenant(ctx context.Context, t Tenant) error
 	UpdateTenant(ctx context.Context, id string, fn func(Tenant) (Tenant, error)) error

@@ -8,6 +8,12 @@
 // a destination that holds anything, so it never merges two installations.
 // Run it with the source installation stopped, or at least with no admin
 // writes: it does not take a snapshot.
+//
+// Grant records (authorization and device codes, refresh token families,
+// sessions, consents, used client-assertion ids) are not copied: they are
+// short-lived state of flows in progress, and an installation stopped for
+// the move has none worth keeping. People sign in again and apps start new
+// authorizations against the destination.
 package storecopy
 
 import (
@@ -24,6 +30,7 @@ type Counts struct {
 	Tenants     int64 `json:"tenants"`
 	Scopes      int64 `json:"scopes"`
 	Clients     int64 `json:"clients"`
+	Users       int64 `json:"users"`
 	SigningKeys int64 `json:"signing_keys"`
 	Revocations int64 `json:"revocations"`
 	AuditEvents int64 `json:"audit_events"`
@@ -35,14 +42,14 @@ type Counts struct {
 
 // Total is the number of objects of every kind.
 func (c Counts) Total() int64 {
-	return c.Tenants + c.Scopes + c.Clients + c.SigningKeys + c.Revocations + c.AuditEvents +
-		c.APIKeys + c.UsageDays + c.Settings + c.Outbox
+	return c.Tenants + c.Scopes + c.Clients + c.Users + c.SigningKeys + c.Revocations +
+		c.AuditEvents + c.APIKeys + c.UsageDays + c.Settings + c.Outbox
 }
 
 // kinds lists the counts by name, for messages.
 func (c Counts) kinds() []kindCount {
 	return []kindCount{{"tenants", c.Tenants}, {"scopes", c.Scopes}, {"clients", c.Clients},
-		{"signing keys", c.SigningKeys}, {"revocations", c.Revocations},
+		{"users", c.Users}, {"signing keys", c.SigningKeys}, {"revocations", c.Revocations},
 		{"audit events", c.AuditEvents}, {"api keys", c.APIKeys}, {"usage days", c.UsageDays},
 		{"settings", c.Settings}, {"outbox messages", c.Outbox}}
 }
@@ -130,7 +137,7 @@ func Copy(ctx context.Context, from, to store.Store, progress func(done, total i
 		run  func(ctx context.Context) error
 	}{
 		{"tenants", c.tenants}, {"scopes", c.scopes}, {"clients", c.clients},
-		{"signing keys", c.signingKeys}, {"revocations", c.revocations},
+		{"users", c.users}, {"signing keys", c.signingKeys}, {"revocations", c.revocations},
 		{"audit events", c.audit}, {"api keys", c.apiKeys}, {"usage", c.usage},
 		{"settings", c.settings}, {"outbox", c.outbox},
 	}
@@ -250,6 +257,17 @@ func (c *copier) clients(ctx context.Context) error {
 	}
 	return writeAll(ctx, c, &c.copied.Clients, items, func(ctx context.Context, tx store.Tx, v store.Client) error {
 		return tx.CreateClient(ctx, v)
+	})
+}
+
+// users copies every tenant's users, password hashes included.
+func (c *copier) users(ctx context.Context) error {
+	items, err := listUsers(ctx, c.from)
+	if err != nil {
+		return err
+	}
+	return writeAll(ctx, c, &c.copied.Users, items, func(ctx context.Context, tx store.Tx, v store.User) error {
+		return tx.CreateUser(ctx, v)
 	})
 }
 

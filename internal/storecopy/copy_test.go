@@ -52,6 +52,7 @@ func batch(t testing.TB, s store.Store, n int, put func(ctx context.Context, tx 
 const (
 	nTenants     = 5
 	nClients     = 60
+	nUsers       = 40
 	nScopes      = 12
 	nSigningKeys = 3
 	nRevocations = 700
@@ -87,11 +88,27 @@ func populate(t testing.TB, s store.Store) {
 			Permissions: []string{"obj:read"}, Builtin: i == 0, CreatedAt: base, UpdatedAt: base})
 	})
 	batch(t, s, nClients, func(ctx context.Context, tx store.KeyTx, i int) error {
-		return tx.(store.Tx).CreateClient(ctx, store.Client{ID: fmt.Sprintf("c%03d", i),
+		c := store.Client{ID: fmt.Sprintf("c%03d", i),
 			Tenant: fmt.Sprint("t", i%nTenants), Name: "client", GrantTypes: []string{"client_credentials"},
 			Scopes: []string{"svc.obj00.read"}, AuthMethod: "client_secret_basic",
 			Secrets:        []store.ClientSecret{{ID: "s1", Hash: []byte{1, 2, 3}, Hint: "…xyz", CreatedAt: base}},
-			AccessTokenTTL: time.Hour, Status: store.StatusActive, CreatedAt: base, UpdatedAt: base})
+			AccessTokenTTL: time.Hour, Status: store.StatusActive, CreatedAt: base, UpdatedAt: base}
+		if i%2 == 0 { // an OpenID Connect app
+			c.GrantTypes, c.AuthMethod = []string{"authorization_code", "refresh_token"}, "private_key_jwt"
+			c.JWKS, c.JWKSURI = []byte(`{"keys":[{"kty":"EC"}]}`), "https://rp.example.com/jwks"
+			c.IDTokenAlg, c.PostLogoutRedirectURIs = "ES256", []string{"https://rp.example.com/bye"}
+		}
+		return tx.(store.Tx).CreateClient(ctx, c)
+	})
+	batch(t, s, nUsers, func(ctx context.Context, tx store.KeyTx, i int) error {
+		u := store.User{ID: fmt.Sprintf("u%03d", i), Tenant: fmt.Sprint("t", i%nTenants),
+			Login: fmt.Sprint("User", i), Email: fmt.Sprint("user", i, "@example.com"), Name: "User",
+			PasswordHash: []byte("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA"),
+			CreatedAt:    base, UpdatedAt: base.Add(time.Second), PasswordChangedAt: base}
+		if i%5 == 0 {
+			u.Roles, u.Disabled = []string{store.RoleAdmin}, i%10 == 0
+		}
+		return tx.(store.Tx).CreateUser(ctx, u)
 	})
 	batch(t, s, nSigningKeys, func(ctx context.Context, tx store.KeyTx, i int) error {
 		return tx.(store.Tx).CreateSigningKey(ctx, store.SigningKey{ID: fmt.Sprint("kid", i),
@@ -131,7 +148,7 @@ func populate(t testing.TB, s store.Store) {
 	})
 }
 
-var wantCounts = storecopy.Counts{Tenants: nTenants, Scopes: nScopes, Clients: nClients,
+var wantCounts = storecopy.Counts{Tenants: nTenants, Scopes: nScopes, Clients: nClients, Users: nUsers,
 	SigningKeys: nSigningKeys, Revocations: nRevocations, AuditEvents: nAudit, APIKeys: nAPIKeys,
 	UsageDays: nUsage, Settings: 1, Outbox: nOutbox}
 
@@ -140,6 +157,7 @@ type snapshot struct {
 	Tenants     []store.Tenant
 	Scopes      []store.Scope
 	Clients     []store.Client
+	Users       []store.User
 	SigningKeys []store.SigningKey
 	Revocations []store.Revocation
 	Audit       []store.AuditEvent
@@ -163,6 +181,11 @@ func read(t *testing.T, s store.Store) snapshot {
 	add(err)
 	sn.Clients, err = s.ListClients(ctx, "")
 	add(err)
+	for _, tn := range sn.Tenants {
+		users, err := s.ListUsers(ctx, tn.ID)
+		add(err)
+		sn.Users = append(sn.Users, users...)
+	}
 	sn.SigningKeys, err = s.ListSigningKeys(ctx)
 	add(err)
 	sn.Revocations, err = s.ListRevocations(ctx, time.Time{})

@@ -21,6 +21,7 @@ func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, erro
 		{"tenants", func() (int64, error) { return length(s.ListTenants(ctx)) }},
 		{"scopes", func() (int64, error) { return length(s.ListScopes(ctx)) }},
 		{"clients", func() (int64, error) { return length(s.ListClients(ctx, "")) }},
+		{"users", func() (int64, error) { return length(listUsers(ctx, s)) }},
 		{"signing keys", func() (int64, error) { return length(s.ListSigningKeys(ctx)) }},
 		{"revocations", func() (int64, error) { return length(s.ListRevocations(ctx, time.Time{})) }},
 		{"audit events", func() (int64, error) {
@@ -39,7 +40,7 @@ func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, erro
 		}},
 		{"outbox", func() (int64, error) { return length(listOutbox(ctx, s, kr)) }},
 	}
-	out := []*int64{&c.Tenants, &c.Scopes, &c.Clients, &c.SigningKeys, &c.Revocations,
+	out := []*int64{&c.Tenants, &c.Scopes, &c.Clients, &c.Users, &c.SigningKeys, &c.Revocations,
 		&c.AuditEvents, &c.APIKeys, &c.UsageDays, &c.Settings, &c.Outbox}
 	for i, step := range steps {
 		n, err := step.run()
@@ -52,6 +53,24 @@ func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, erro
 }
 
 func length[T any](items []T, err error) (int64, error) { return int64(len(items)), err }
+
+// listUsers returns the users of every tenant of r; the store lists users
+// per tenant only.
+func listUsers(ctx context.Context, r store.Reader) ([]store.User, error) {
+	tenants, err := r.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.User
+	for _, t := range tenants {
+		users, err := r.ListUsers(ctx, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
+		}
+		out = append(out, users...)
+	}
+	return out, nil
+}
 
 // countPages counts the items a pager delivers.
 func countPages[T any](pager func(func([]T) error) error) (int64, error) {

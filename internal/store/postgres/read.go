@@ -135,7 +135,8 @@ func (r reader) ListScopes(ctx context.Context) ([]store.Scope, error) {
 
 const clientCols = `id, tenant, name, contact_login, contact_first_name, contact_last_name,
 	contact_email, grant_types, scopes, redirect_uris, auth_method, secrets,
-	access_token_ttl, status, converted_from_key, created_at, updated_at`
+	access_token_ttl, status, converted_from_key, created_at, updated_at, jwks, jwks_uri,
+	id_token_alg, post_logout_redirect_uris`
 
 func scanClient(sc scanner) (store.Client, error) {
 	var c store.Client
@@ -143,12 +144,14 @@ func scanClient(sc scanner) (store.Client, error) {
 	var ttl int64
 	err := sc.Scan(&c.ID, &c.Tenant, &c.Name, &c.Contact.Login, &c.Contact.FirstName,
 		&c.Contact.LastName, &c.Contact.Email, &c.GrantTypes, &c.Scopes, &c.RedirectURIs,
-		&c.AuthMethod, &secrets, &ttl, &c.Status, &c.ConvertedFromKey, &c.CreatedAt, &c.UpdatedAt)
+		&c.AuthMethod, &secrets, &ttl, &c.Status, &c.ConvertedFromKey, &c.CreatedAt, &c.UpdatedAt,
+		&c.JWKS, &c.JWKSURI, &c.IDTokenAlg, &c.PostLogoutRedirectURIs)
 	if err != nil {
 		return c, err
 	}
 	c.GrantTypes, c.Scopes, c.RedirectURIs = nilIfEmpty(c.GrantTypes), nilIfEmpty(c.Scopes),
 		nilIfEmpty(c.RedirectURIs)
+	c.PostLogoutRedirectURIs, c.JWKS = nilIfEmpty(c.PostLogoutRedirectURIs), nilIfEmpty(c.JWKS)
 	c.Secrets = decodeSecrets(secrets)
 	c.AccessTokenTTL = time.Duration(ttl)
 	return c, nil

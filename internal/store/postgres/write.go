@@ -197,7 +197,8 @@ func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Tenant, c.Name, c.Contact.Login, c.Contact.FirstName,
 		c.Contact.LastName, c.Contact.Email, strs(c.GrantTypes), strs(c.Scopes),
 		strs(c.RedirectURIs), c.AuthMethod, encodeSecrets(c.Secrets),
-		int64(c.AccessTokenTTL), c.Status, c.ConvertedFromKey, c.CreatedAt, c.UpdatedAt}
+		int64(c.AccessTokenTTL), c.Status, c.ConvertedFromKey, c.CreatedAt, c.UpdatedAt,
+		blob(c.JWKS), c.JWKSURI, c.IDTokenAlg, strs(c.PostLogoutRedirectURIs)}
 }
 
 // clientWriteErr explains a failed client write; a foreign key failure means
@@ -216,7 +217,8 @@ func clientWriteErr(op string, c store.Client, err error) error {
 func (t *tx) CreateClient(ctx context.Context, c store.Client) error {
 	t.stamp(&c.CreatedAt, &c.UpdatedAt)
 	_, err := t.exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+			$18, $19, $20, $21)`,
 		clientArgs(c)...)
 	if err != nil {
 		return clientWriteErr("create", c, err)
@@ -243,7 +245,8 @@ func (t *tx) UpdateClient(ctx context.Context, id string, fn func(store.Client) 
 		contact_first_name = $5, contact_last_name = $6, contact_email = $7, grant_types = $8,
 		scopes = $9, redirect_uris = $10, auth_method = $11, secrets = $12,
 		access_token_ttl = $13, status = $14, converted_from_key = $15, created_at = $16,
-		updated_at = $17 WHERE id = $1`, clientArgs(c)...)
+		updated_at = $17, jwks = $18, jwks_uri = $19, id_token_alg = $20,
+		post_logout_redirect_uris = $21 WHERE id = $1`, clientArgs(c)...)
 	if err != nil {
 		return clientWriteErr("update", c, err)
 	}

@@ -109,20 +109,23 @@ func (r reader) ListScopes(ctx context.Context) ([]store.Scope, error) {
 
 const clientCols = `id, tenant, name, contact_login, contact_first_name, contact_last_name,
 	contact_email, grant_types, scopes, redirect_uris, auth_method, secrets,
-	access_token_ttl, status, converted_from_key, created_at, updated_at`
+	access_token_ttl, status, converted_from_key, created_at, updated_at, jwks, jwks_uri,
+	id_token_alg, post_logout_redirect_uris`
 
 func scanClient(sc scanner) (store.Client, error) {
 	var c store.Client
-	var grants, scopes, redirects, secrets, created, updated string
+	var grants, scopes, redirects, secrets, created, updated, logoutURIs string
 	var ttl int64
 	err := sc.Scan(&c.ID, &c.Tenant, &c.Name, &c.Contact.Login, &c.Contact.FirstName,
 		&c.Contact.LastName, &c.Contact.Email, &grants, &scopes, &redirects, &c.AuthMethod,
-		&secrets, &ttl, &c.Status, &c.ConvertedFromKey, &created, &updated)
+		&secrets, &ttl, &c.Status, &c.ConvertedFromKey, &created, &updated, &c.JWKS, &c.JWKSURI,
+		&c.IDTokenAlg, &logoutURIs)
 	if err != nil {
 		return c, err
 	}
 	var d decoder
 	c.GrantTypes, c.Scopes, c.RedirectURIs = d.strings(grants), d.strings(scopes), d.strings(redirects)
+	c.PostLogoutRedirectURIs, c.JWKS = d.strings(logoutURIs), bytesOrNil(c.JWKS)
 	c.Secrets = decodeSecrets(&d, secrets)
 	c.AccessTokenTTL = time.Duration(ttl)
 	c.CreatedAt, c.UpdatedAt = d.time(created), d.time(updated)

@@ -99,8 +99,8 @@ func TestOpen_Reopen_KeepsDataAndSkipsApplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if versions != 4 {
-		t.Fatalf("goose_db_version holds %d applied migrations, want 4", versions)
+	if versions != 5 {
+		t.Fatalf("goose_db_version holds %d applied migrations, want 5", versions)
 	}
 }
 
@@ -262,7 +262,10 @@ func TestCheckIntegrity_DanglingClient_Error(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keyshift.db")
 	s := openAt(t, path, sqlite.Options{})
 	// Written behind the store's back with foreign keys off.
-	_, err := rawDB(t, path, "?_pragma=foreign_keys(0)").Exec(`INSERT INTO clients VALUES
+	_, err := rawDB(t, path, "?_pragma=foreign_keys(0)").Exec(`INSERT INTO clients (id, tenant,
+		name, contact_login, contact_first_name, contact_last_name, contact_email, grant_types,
+		scopes, redirect_uris, auth_method, secrets, access_token_ttl, status,
+		converted_from_key, created_at, updated_at) VALUES
 		('c1', 'ghost', '', '', '', '', '', '[]', '[]', '[]', '', '[]', 0, '', '',
 		 '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z')`)
 	if err != nil {

@@ -175,20 +175,21 @@ func (t *tx) DeleteScope(ctx context.Context, name string) error {
 
 // clientArgs returns a client's columns in clientCols order.
 func clientArgs(c store.Client) ([]any, error) {
-	var enc [4]string
+	var enc [5]string
 	var err error
-	for i, s := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs} {
+	for i, s := range [][]string{c.GrantTypes, c.Scopes, c.RedirectURIs, c.PostLogoutRedirectURIs} {
 		if enc[i], err = jsonText(s); err != nil {
 			return nil, err
 		}
 	}
-	if enc[3], err = encodeSecrets(c.Secrets); err != nil {
+	if enc[4], err = encodeSecrets(c.Secrets); err != nil {
 		return nil, err
 	}
 	return []any{c.ID, c.Tenant, c.Name, c.Contact.Login, c.Contact.FirstName,
-		c.Contact.LastName, c.Contact.Email, enc[0], enc[1], enc[2], c.AuthMethod, enc[3],
+		c.Contact.LastName, c.Contact.Email, enc[0], enc[1], enc[2], c.AuthMethod, enc[4],
 		int64(c.AccessTokenTTL), c.Status, c.ConvertedFromKey,
-		fmtTime(c.CreatedAt), fmtTime(c.UpdatedAt)}, nil
+		fmtTime(c.CreatedAt), fmtTime(c.UpdatedAt), blob(c.JWKS), c.JWKSURI, c.IDTokenAlg,
+		enc[3]}, nil
 }
 
 // clientWriteErr explains a failed client write; a foreign key failure means
@@ -211,7 +212,7 @@ func (t *tx) CreateClient(ctx context.Context, c store.Client) error {
 		return fmt.Errorf("create client %q: %w", c.ID, err)
 	}
 	_, err = t.exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return clientWriteErr("create", c, err)
 	}
@@ -239,7 +240,8 @@ func (t *tx) UpdateClient(ctx context.Context, id string, fn func(store.Client) 
 	_, err = t.exec(ctx, `UPDATE clients SET tenant = ?, name = ?, contact_login = ?,
 		contact_first_name = ?, contact_last_name = ?, contact_email = ?, grant_types = ?,
 		scopes = ?, redirect_uris = ?, auth_method = ?, secrets = ?, access_token_ttl = ?,
-		status = ?, converted_from_key = ?, created_at = ?, updated_at = ?
+		status = ?, converted_from_key = ?, created_at = ?, updated_at = ?, jwks = ?,
+		jwks_uri = ?, id_token_alg = ?, post_logout_redirect_uris = ?
 		WHERE id = ?`, append(args[1:], id)...)
 	if err != nil {
 		return clientWriteErr("update", c, err)

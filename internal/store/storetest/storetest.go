@@ -17,7 +17,13 @@
 //     store.KeyTx) are checked when the backend's Store and Tx have them:
 //     a duplicate key hash is ErrConflict, AddUsage merges counters (most
 //     used 10 routes kept) and never lowers a last-use time, and usage
-//     flushes publish nothing.
+//     flushes publish nothing;
+//   - grant records publish nothing; a taken user code or session id is
+//     ErrConflict; a record is expired at its ExpiresAt instant, so
+//     DeleteExpiredGrants(now) removes those with ExpiresAt <= now;
+//     UseClientAssertion judges expiry by the backend's clock, which the
+//     suite expects to be the real time (the backends' default); deleting
+//     a tenant, user or client removes its grant records.
 package storetest
 
 import (
@@ -52,6 +58,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Outbox", outboxTests},
 		{"AuthFailures", authFailureTests},
 		{"User", userTests},
+		{"Grant", grantTests},
 		{"Backend", backendTests},
 	}
 	for _, g := range groups {
@@ -159,6 +166,7 @@ func normScope(v store.Scope) store.Scope {
 
 func normClient(v store.Client) store.Client {
 	v.GrantTypes, v.Scopes, v.RedirectURIs = strs(v.GrantTypes), strs(v.Scopes), strs(v.RedirectURIs)
+	v.PostLogoutRedirectURIs, v.JWKS = strs(v.PostLogoutRedirectURIs), bytesOrNil(v.JWKS)
 	var secrets []store.ClientSecret
 	for _, s := range v.Secrets {
 		s.Hash = bytesOrNil(s.Hash)
@@ -216,11 +224,15 @@ func newClient(id, tenant, login string) store.Client {
 			{ID: "s2", Hash: []byte("0123456789abcdef0123456789abcdef"), Hint: "…abcd",
 				CreatedAt: at(2 * time.Second), ExpiresAt: &exp},
 		},
-		AccessTokenTTL:   24*time.Hour + 1500*time.Millisecond,
-		Status:           store.StatusActive,
-		ConvertedFromKey: "key-" + id,
-		CreatedAt:        at(3 * time.Second),
-		UpdatedAt:        at(4 * time.Second),
+		AccessTokenTTL:         24*time.Hour + 1500*time.Millisecond,
+		Status:                 store.StatusActive,
+		JWKS:                   []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"…"}]}`),
+		JWKSURI:                "https://app.example.com/jwks.json",
+		IDTokenAlg:             "ES256",
+		PostLogoutRedirectURIs: []string{"https://app.example.com/bye", "https://app.example.com/"},
+		ConvertedFromKey:       "key-" + id,
+		CreatedAt:              at(3 * time.Second),
+		UpdatedAt:              at(4 * time.Second),
 	}
 }
 
