@@ -215,6 +215,7 @@ func printDemo(out io.Writer, issuer string, r demo.Result, op *server.OperatorC
 		fmt.Fprintf(&b, "ADMIN=$(curl -s -u '%s:%s' -d grant_type=client_credentials %s/oauth2/token | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", op.ClientID, op.ClientSecret, issuer)
 		fmt.Fprintf(&b, "curl -s -H \"Authorization: Bearer $ADMIN\" %s/admin/v1/migration\n\n", issuer)
 	}
+	printPeopleDemo(&b, issuer, r)
 	_, _ = io.WriteString(out, b.String())
 }
 
@@ -259,4 +260,26 @@ func newInitCmd() *cobra.Command {
 	cf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"issuer\",\"client_id\",\"client_secret\"} as JSON")
 	return cmd
+}
+
+// printPeopleDemo prints the part of the demo where people sign in: the
+// console and the device flow of the demo app.
+func printPeopleDemo(b *strings.Builder, issuer string, r demo.Result) {
+	if len(r.Users) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "# 10. The web console: open %s/console/ and sign in as\n", issuer)
+	for _, u := range r.Users {
+		role := ""
+		if u.Role != "" {
+			role = " (" + u.Role + ")"
+		}
+		fmt.Fprintf(b, "#     organisation %-9s login %-9s password %s%s\n", u.Tenant, u.Login, u.Password, role)
+	}
+	if r.AppClientID != "" {
+		fmt.Fprintf(b, "\n# 11. Sign a person in to an app from a terminal (device flow, RFC 8628): open the verification URI it prints, sign in as alice and approve\n")
+		fmt.Fprintf(b, "curl -s -d client_id=%s -d 'scope=openid profile offline_access core.invoice.read' %s/oauth2/device_authorization\n", r.AppClientID, issuer)
+		fmt.Fprintf(b, "curl -s -d client_id=%s -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d device_code=DEVICE_CODE %s/oauth2/token\n", r.AppClientID, issuer)
+	}
+	b.WriteString("\n")
 }

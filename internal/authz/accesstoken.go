@@ -107,5 +107,5 @@ func liveScopes(cl *accessClaims, c *store.Client) []string {
 	if cl.Scope == "" {
 		return []string{}
 	}
-	return intersect(strings.Split(cl.Scope, " "), allowedScopes(c))
+	return intersect(strings.Split(cl.Scope, " "), grantCeiling(c))
 }

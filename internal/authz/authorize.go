@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -317,5 +316,3 @@ func addQuery(redirectURI string, v url.Values, state, issuer string) (string, e
 	u.RawQuery = q.Encode()
 	return u.String(), nil
 }
-
-var errNoSession = errors.New("no session")

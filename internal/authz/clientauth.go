@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/keyshift/keyshift/internal/credential"
 	"github.com/keyshift/keyshift/internal/store"
@@ -16,11 +19,31 @@ import (
 // maxAuthorizationLen bounds the Authorization header we decode.
 const maxAuthorizationLen = 4096
 
+// Client authentication methods beyond the client secret ones (RFC 7591
+// §2, OIDC Core §9).
+const (
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
+	// AuthMethodNone is a public client (a native or browser app): it
+	// identifies itself with client_id alone and proves nothing.
+	AuthMethodNone = "none"
+)
+
+// authMethods are the token endpoint authentication methods, in the order
+// discovery lists them.
+var authMethods = []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodNone}
+
+// TokenEndpointAuthMethods lists the supported client authentication
+// methods, for token_endpoint_auth_methods_supported.
+func TokenEndpointAuthMethods() []string { return slices.Clone(authMethods) }
+
 // clientCredentials are the credentials a request presented.
 type clientCredentials struct {
-	method string // AuthMethodBasic or AuthMethodPost
+	method string // one of authMethods
 	id     string
 	secret string
+	// assertion is the parsed private_key_jwt assertion; nil when it did
+	// not parse, which fails authentication.
+	assertion *jose.JSONWebSignature
 }
 
 var errBasic = errors.New("malformed Basic credentials")
@@ -54,8 +77,9 @@ func parseBasic(token68 string) (id, secret string, err error) {
 }
 
 // parseClientCredentials finds the client credentials of a request: HTTP
-// Basic or client_id/client_secret in the body, never both (RFC 6749 §2.3:
-// one method per request).
+// Basic, client_id/client_secret in the body, a client assertion
+// (private_key_jwt) or client_id alone (a public client), never two methods
+// at once (RFC 6749 §2.3: one method per request).
 func parseClientCredentials(h http.Header, f form) (clientCredentials, *Error) {
 	authz := h.Values("Authorization")
 	switch {
@@ -72,23 +96,47 @@ func parseClientCredentials(h http.Header, f form) (clientCredentials, *Error) {
 		if err != nil {
 			return clientCredentials{}, errInvalidRequest(err.Error())
 		}
-		if f.has("client_secret") {
+		if f.has("client_secret") || f.has("client_assertion") || f.has("client_assertion_type") {
 			return clientCredentials{}, errInvalidRequest("client credentials in both the Authorization header and the body")
 		}
 		if f.has("client_id") && f.get("client_id") != id {
 			return clientCredentials{}, errInvalidRequest("client_id in the body differs from the Authorization header")
 		}
 		return clientCredentials{method: AuthMethodBasic, id: id, secret: secret}, nil
+	case f.has("client_assertion") || f.has("client_assertion_type"):
+		return parseAssertionCredentials(f)
 	case f.has("client_secret"):
 		if !f.has("client_id") {
 			return clientCredentials{}, errInvalidRequest("client_secret without client_id")
 		}
 		return clientCredentials{method: AuthMethodPost, id: f.get("client_id"), secret: f.get("client_secret")}, nil
+	case f.has("client_id"):
+		return clientCredentials{method: AuthMethodNone, id: f.get("client_id")}, nil
 	default:
-		// No credentials, or a client_id alone (a public client): this
-		// server has no public clients on these endpoints.
 		return clientCredentials{}, errInvalidClient()
 	}
+}
+
+// parseAssertionCredentials reads private_key_jwt credentials (RFC 7523
+// §2.2). The client is the one client_id names, else the assertion's sub;
+// verification later requires both to agree.
+func parseAssertionCredentials(f form) (clientCredentials, *Error) {
+	switch {
+	case f.has("client_secret"):
+		return clientCredentials{}, errInvalidRequest("client_secret and client_assertion together")
+	case !f.has("client_assertion"):
+		return clientCredentials{}, errInvalidRequest("client_assertion_type without client_assertion")
+	case !f.has("client_assertion_type"):
+		return clientCredentials{}, errInvalidRequest("client_assertion without client_assertion_type")
+	case f.get("client_assertion_type") != ClientAssertionTypeJWT:
+		return clientCredentials{}, &Error{Code: CodeInvalidClient, Description: "unsupported client_assertion_type", Status: http.StatusUnauthorized}
+	}
+	jws, sub := parseAssertion(f.get("client_assertion"))
+	id := f.get("client_id")
+	if id == "" {
+		id = sub
+	}
+	return clientCredentials{method: AuthMethodPrivateKeyJWT, id: id, assertion: jws}, nil
 }
 
 // dummyHash is compared against when the client is unknown, so unknown and
@@ -143,9 +191,28 @@ func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, end
 		return nil, errThrottled(wait)
 	}
 	c, tenantActive := s.clients.lookup(cred.id)
-	ok := secretMatches(c, cred.secret, now)
+	ok := true
+	if cred.method == AuthMethodBasic || cred.method == AuthMethodPost {
+		// Hashed whatever the client, before any other check (see secretMatches).
+		ok = secretMatches(c, cred.secret, now)
+	}
 	ok = ok && c != nil && clientAuthMethod(c) == cred.method &&
 		c.Status == store.StatusActive && tenantActive
+	switch {
+	case !ok:
+	case cred.method == AuthMethodPrivateKeyJWT:
+		if e := s.checkAssertion(r, c, cred, endpoint); e != nil {
+			if e.Code != CodeInvalidClient {
+				return nil, e
+			}
+			ok = false
+		}
+	case cred.method == AuthMethodNone:
+		// A public client proves nothing, so it may not learn about other
+		// tokens (RFC 7662 §4); revocation of its own tokens is allowed
+		// (RFC 7009 §2.1).
+		ok = endpoint != "introspect"
+	}
 	if ok {
 		return c, nil
 	}
@@ -155,6 +222,27 @@ func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, end
 	}
 	s.log.Info("client authentication failed", "endpoint", endpoint, "client_id", logID(cred.id), "remote_addr", addr, "method", cred.method)
 	return nil, errInvalidClient()
+}
+
+// checkAssertion verifies the private_key_jwt assertion of active client c.
+// A refused assertion is invalid_client, with the reason in the log only
+// (never the assertion); a store failure is temporarily_unavailable, since
+// the client did nothing wrong.
+func (s *Server) checkAssertion(r *http.Request, c *store.Client, cred clientCredentials, endpoint string) *Error {
+	var err error = errAssertion("malformed assertion or unsupported alg")
+	if cred.assertion != nil {
+		err = s.assertions.verify(r.Context(), c, cred.assertion)
+	}
+	if err == nil {
+		return nil
+	}
+	var refused errAssertion
+	if errors.As(err, &refused) {
+		s.log.Info("client assertion refused", "endpoint", endpoint, "client_id", c.ID, "reason", refused.Error())
+		return errInvalidClient()
+	}
+	s.log.Error("client assertion not checked", "endpoint", endpoint, "client_id", c.ID, "err", err)
+	return &Error{Code: CodeTemporarilyUnavailable, Description: "client authentication unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
 }
 
 // remoteAddr is the host of the connection's peer. keyshift does not trust

@@ -2,7 +2,9 @@ package authz
 
 import (
 	"encoding/base64"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -50,25 +52,42 @@ func TestParseBasic(t *testing.T) {
 }
 
 func TestParseClientCredentials(t *testing.T) {
+	k := genKeys(t)["es256"]
+	assertion := k.sign(t, k.kid, map[string]any{"sub": "c"})
+	jwtBearer := func(extra form) form {
+		f := form{"client_assertion_type": ClientAssertionTypeJWT, "client_assertion": assertion}
+		maps.Copy(f, extra)
+		return f
+	}
 	tests := []struct {
-		name   string
-		auth   []string
-		form   form
-		method string
-		code   string
+		name         string
+		auth         []string
+		form         form
+		method       string
+		id, secret   string
+		hasAssertion bool
+		code         string
 	}{
-		{"basic", []string{"Basic " + basic("c", "s")}, form{}, AuthMethodBasic, ""},
-		{"basic scheme any case", []string{"bAsIc " + basic("c", "s")}, form{}, AuthMethodBasic, ""},
-		{"basic with same client_id in body", []string{"Basic " + basic("c", "s")}, form{"client_id": "c"}, AuthMethodBasic, ""},
-		{"post", nil, form{"client_id": "c", "client_secret": "s"}, AuthMethodPost, ""},
-		{"basic and post secret", []string{"Basic " + basic("c", "s")}, form{"client_id": "c", "client_secret": "s"}, "", CodeInvalidRequest},
-		{"basic with other client_id", []string{"Basic " + basic("c", "s")}, form{"client_id": "d"}, "", CodeInvalidRequest},
-		{"two Authorization headers", []string{"Basic " + basic("c", "s"), "Basic " + basic("c", "s")}, form{}, "", CodeInvalidRequest},
-		{"malformed basic", []string{"Basic ###"}, form{}, "", CodeInvalidRequest},
-		{"bearer scheme", []string{"Bearer abc"}, form{}, "", CodeInvalidClient},
-		{"secret without id", nil, form{"client_secret": "s"}, "", CodeInvalidRequest},
-		{"id alone", nil, form{"client_id": "c"}, "", CodeInvalidClient},
-		{"nothing", nil, form{}, "", CodeInvalidClient},
+		{"basic", []string{"Basic " + basic("c", "s")}, form{}, AuthMethodBasic, "c", "s", false, ""},
+		{"basic scheme any case", []string{"bAsIc " + basic("c", "s")}, form{}, AuthMethodBasic, "c", "s", false, ""},
+		{"basic with same client_id in body", []string{"Basic " + basic("c", "s")}, form{"client_id": "c"}, AuthMethodBasic, "c", "s", false, ""},
+		{"post", nil, form{"client_id": "c", "client_secret": "s"}, AuthMethodPost, "c", "s", false, ""},
+		{"assertion", nil, jwtBearer(nil), AuthMethodPrivateKeyJWT, "c", "", true, ""},
+		{"assertion with client_id", nil, jwtBearer(form{"client_id": "d"}), AuthMethodPrivateKeyJWT, "d", "", true, ""},
+		{"malformed assertion", nil, jwtBearer(form{"client_assertion": "x.y.z", "client_id": "c"}), AuthMethodPrivateKeyJWT, "c", "", false, ""},
+		{"id alone is a public client", nil, form{"client_id": "c"}, AuthMethodNone, "c", "", false, ""},
+		{"basic and post secret", []string{"Basic " + basic("c", "s")}, form{"client_id": "c", "client_secret": "s"}, "", "", "", false, CodeInvalidRequest},
+		{"basic and assertion", []string{"Basic " + basic("c", "s")}, jwtBearer(nil), "", "", "", false, CodeInvalidRequest},
+		{"secret and assertion", nil, jwtBearer(form{"client_id": "c", "client_secret": "s"}), "", "", "", false, CodeInvalidRequest},
+		{"assertion without type", nil, form{"client_assertion": assertion}, "", "", "", false, CodeInvalidRequest},
+		{"type without assertion", nil, form{"client_assertion_type": ClientAssertionTypeJWT}, "", "", "", false, CodeInvalidRequest},
+		{"other assertion type", nil, jwtBearer(form{"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"}), "", "", "", false, CodeInvalidClient},
+		{"basic with other client_id", []string{"Basic " + basic("c", "s")}, form{"client_id": "d"}, "", "", "", false, CodeInvalidRequest},
+		{"two Authorization headers", []string{"Basic " + basic("c", "s"), "Basic " + basic("c", "s")}, form{}, "", "", "", false, CodeInvalidRequest},
+		{"malformed basic", []string{"Basic ###"}, form{}, "", "", "", false, CodeInvalidRequest},
+		{"bearer scheme", []string{"Bearer abc"}, form{}, "", "", "", false, CodeInvalidClient},
+		{"secret without id", nil, form{"client_secret": "s"}, "", "", "", false, CodeInvalidRequest},
+		{"nothing", nil, form{}, "", "", "", false, CodeInvalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +102,7 @@ func TestParseClientCredentials(t *testing.T) {
 				}
 				return
 			}
-			if e != nil || cred.method != tt.method || cred.id != "c" || cred.secret != "s" {
+			if e != nil || cred.method != tt.method || cred.id != tt.id || cred.secret != tt.secret || (cred.assertion != nil) != tt.hasAssertion {
 				t.Fatalf("got %+v, %v", cred, e)
 			}
 		})
@@ -151,4 +170,26 @@ func FuzzParseBasic(f *testing.F) {
 			t.Fatalf("parseClientCredentials: %+v %v", cred, e)
 		}
 	})
+}
+
+// BenchmarkAuthenticateClientBasic measures client authentication alone on
+// the client_credentials hot path: header parsing, the cache lookup and the
+// secret comparison, without form parsing or signing.
+func BenchmarkAuthenticateClientBasic(b *testing.B) {
+	e := newEnv(b)
+	e.tenant("acme", store.StatusActive)
+	c := e.client("acme", []string{"core.invoice.read"})
+	r := httptest.NewRequest(http.MethodPost, PathToken, nil)
+	r.Header.Set("Authorization", "Basic "+basicOf(c.ID, c.Secret))
+	f := form{"grant_type": GrantClientCredentials, "scope": "core.invoice.read"}
+	b.ReportAllocs()
+	for b.Loop() {
+		cred, e1 := parseClientCredentials(r.Header, f)
+		if e1 != nil {
+			b.Fatal(e1)
+		}
+		if _, e2 := e.srv.authenticateClient(r, cred, "token"); e2 != nil {
+			b.Fatal(e2)
+		}
+	}
 }

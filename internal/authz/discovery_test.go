@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keyshift/keyshift/internal/store"
@@ -35,19 +36,49 @@ func TestDiscovery_ListsWhatExists(t *testing.T) {
 					t.Errorf("%s = %v, want %s", k, md[k], v)
 				}
 			}
-			if g := toStrings(md["grant_types_supported"]); !slices.Equal(g, []string{GrantClientCredentials}) {
-				t.Errorf("grant_types_supported %q", g)
+			wantGrants := []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantDeviceCode}
+			slices.Sort(wantGrants)
+			if g := toStrings(md["grant_types_supported"]); !slices.Equal(g, wantGrants) {
+				t.Errorf("grant_types_supported %q, want %q", g, wantGrants)
 			}
-			for _, k := range []string{"token_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
-				if m := toStrings(md[k]); !slices.Equal(m, []string{AuthMethodBasic, AuthMethodPost}) {
+			for _, k := range []string{"token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
+				if m := toStrings(md[k]); !slices.Equal(m, TokenEndpointAuthMethods()) {
 					t.Errorf("%s %q", k, m)
 				}
 			}
-			if _, ok := md["authorization_endpoint"]; ok {
-				t.Error("advertises an authorization endpoint that does not exist")
+			if m := toStrings(md["introspection_endpoint_auth_methods_supported"]); slices.Contains(m, AuthMethodNone) {
+				t.Errorf("introspection lists the public method: %q", m)
 			}
-			if rt, ok := md["response_types_supported"].([]any); !ok || len(rt) != 0 {
-				t.Errorf("response_types_supported %v", md["response_types_supported"])
+			for k, v := range map[string][]string{
+				"response_types_supported":         {"code"},
+				"code_challenge_methods_supported": {"S256"},
+				"subject_types_supported":          {"public"},
+			} {
+				if got := toStrings(md[k]); !slices.Equal(got, v) {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+			if algs := toStrings(md["id_token_signing_alg_values_supported"]); !slices.Contains(algs, "RS256") {
+				t.Errorf("id_token_signing_alg_values_supported %q lacks RS256 (OIDC Core §15.1)", algs)
+			}
+			if md["authorization_response_iss_parameter_supported"] != true {
+				t.Error("RFC 9207 iss parameter not advertised")
+			}
+			// Every advertised endpoint exists: none answers 404.
+			for _, k := range []string{"authorization_endpoint", "userinfo_endpoint", "end_session_endpoint", "device_authorization_endpoint", "token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"} {
+				u, _ := md[k].(string)
+				if !strings.HasPrefix(u, e.ts.URL+"/") {
+					t.Errorf("%s = %q", k, u)
+					continue
+				}
+				resp, err := e.ts.Client().Get(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusNotFound {
+					t.Errorf("%s %s answers 404", k, u)
+				}
 			}
 		})
 	}

@@ -24,7 +24,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &e) {
 			outcome = e.Code
 		}
-		if outcome != CodeInvalidClient && outcome != CodeServerError {
+		if outcome != CodeInvalidClient && outcome != CodeServerError &&
+			outcome != CodeAuthorizationPending && outcome != CodeSlowDown {
+			// A device polling for its approval is not news.
 			// Authentication failures and internal errors are logged where
 			// they happen.
 			clientID := ""

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
@@ -66,7 +67,29 @@ type Result struct {
 	KeyID        string
 	Key          string
 	Timeline     apikey.Timeline
+	// Users are the demo's people (fixed demo passwords, see DemoUsers).
+	Users []DemoUser
+	// AppClientID is a public app of the flows for people (code + PKCE,
+	// device code, refresh tokens) registered with AppRedirectURI.
+	AppClientID string
 }
+
+// DemoUser is a person the demo signs in with.
+type DemoUser struct {
+	Tenant, Login, Password, Role string
+}
+
+// DemoUsers are the demo's people. Their passwords are public: the demo
+// runs on loopback with throwaway data.
+var DemoUsers = []DemoUser{
+	{Tenant: store.PlatformTenant, Login: "operator", Password: "demo-operator-pass", Role: store.RoleAdmin},
+	{Tenant: Tenant, Login: "alice", Password: "demo-alice-pass", Role: store.RoleAdmin},
+	{Tenant: Tenant, Login: "bob", Password: "demo-bob-password"},
+}
+
+// AppRedirectURI is where the demo app receives codes: a loopback
+// address, where native apps listen (any port, RFC 8252 §7.3).
+const AppRedirectURI = "http://127.0.0.1/callback"
 
 // GuideURL is where the demo's deprecation headers point.
 const GuideURL = "https://keyshift.example/docs/migration-guide"
@@ -99,7 +122,62 @@ func Seed(ctx context.Context, adm *admin.API, st store.Store, now time.Time) (R
 	if err := seedKey(ctx, adm, st, &res); err != nil {
 		return Result{}, err
 	}
+	if err := seedUsers(ctx, adm, st, &res); err != nil {
+		return Result{}, err
+	}
+	if err := seedApp(ctx, adm, st, &res); err != nil {
+		return Result{}, err
+	}
 	return res, nil
+}
+
+// seedUsers creates the demo's people unless they exist.
+func seedUsers(ctx context.Context, adm *admin.API, st store.Reader, res *Result) error {
+	for _, u := range DemoUsers {
+		res.Users = append(res.Users, u)
+		if _, err := st.GetUserByLogin(ctx, u.Tenant, u.Login); err == nil {
+			continue
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("look up demo user %s: %w", u.Login, err)
+		}
+		pw := u.Password
+		req := admin.CreateUserRequest{Login: u.Login, Name: strings.ToUpper(u.Login[:1]) + u.Login[1:],
+			Email: u.Login + "@" + u.Tenant + ".example", Password: &pw}
+		if u.Role != "" {
+			req.Roles = []string{u.Role}
+		}
+		if _, err := adm.CreateUser(ctx, admin.SystemPrincipal(), u.Tenant, req); err != nil {
+			return fmt.Errorf("create demo user %s: %w", u.Login, err)
+		}
+	}
+	return nil
+}
+
+// seedApp registers the demo's public app of the flows for people.
+func seedApp(ctx context.Context, adm *admin.API, st store.Reader, res *Result) error {
+	clients, err := st.ListClients(ctx, Tenant)
+	if err != nil {
+		return fmt.Errorf("list demo clients: %w", err)
+	}
+	for _, c := range clients {
+		if c.Contact.Login == "demo-app" {
+			res.AppClientID = c.ID
+			return nil
+		}
+	}
+	created, err := adm.CreateClient(ctx, admin.SystemPrincipal(), Tenant, admin.CreateClientRequest{
+		Name:         "Acme expenses app",
+		Scopes:       []string{"core.invoice.read"},
+		GrantTypes:   []string{admin.GrantAuthorizationCode, admin.GrantRefreshToken, admin.GrantDeviceCode},
+		RedirectURIs: []string{AppRedirectURI},
+		AuthMethod:   "none",
+		Contact:      store.Contact{Login: "demo-app", FirstName: "Dana", LastName: "Lee", Email: "dana.lee@acme.example"},
+	})
+	if err != nil {
+		return fmt.Errorf("create demo app: %w", err)
+	}
+	res.AppClientID = created.ClientID
+	return nil
 }
 
 func seedClient(ctx context.Context, adm *admin.API, st store.Reader, res *Result) error {
