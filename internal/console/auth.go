@@ -90,7 +90,7 @@ func (c *Console) visit(r *http.Request) (*visit, error) {
 }
 
 func (c *Console) csrfFor(sessionID string) string {
-	m := hmac.New(sha256.New, c.keys.csrf)
+	m := hmac.New(sha256.New, c.secrets.csrf)
 	m.Write([]byte(sessionID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
@@ -268,7 +268,7 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (c *Console) gcm() (cipher.AEAD, error) {
-	b, err := aes.NewCipher(c.keys.flow)
+	b, err := aes.NewCipher(c.secrets.flow)
 	if err != nil {
 		return nil, err
 	}

@@ -77,14 +77,14 @@ type Config struct {
 
 // Console serves /console/.
 type Console struct {
-	cfg    Config
-	st     store.Store
-	api    *admin.API
-	log    *slog.Logger
-	pages  map[string]*template.Template
-	secure bool
-	keys   consoleKeys
-	mux    *http.ServeMux
+	cfg     Config
+	st      store.Store
+	api     *admin.API
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	secure  bool
+	secrets consoleKeys
+	mux     *http.ServeMux
 }
 
 type consoleKeys struct{ csrf, flow []byte }
@@ -108,8 +108,8 @@ func New(cfg Config, st store.Store, api *admin.API) (*Console, error) {
 	}
 	c := &Console{
 		cfg: cfg, st: st, api: api, log: cfg.Logger,
-		secure: strings.HasPrefix(cfg.Issuer, "https://"),
-		keys:   consoleKeys{csrf: derive(cfg.Key, "console csrf v1"), flow: derive(cfg.Key, "console sign-in flow v1")},
+		secure:  strings.HasPrefix(cfg.Issuer, "https://"),
+		secrets: consoleKeys{csrf: derive(cfg.Key, "console csrf v1"), flow: derive(cfg.Key, "console sign-in flow v1")},
 	}
 	pages, err := loadTemplates()
 	if err != nil {

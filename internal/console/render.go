@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,6 +83,10 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
+	// pick gives the scope picker its groups and the checked scopes.
+	"pick": func(groups []scopeGroup, selected []string) clientFormData {
+		return clientFormData{Groups: groups, Selected: selected}
+	},
 	// svg marks a chart drawn by this package's own chart code as safe HTML.
 	"svg": func(s string) template.HTML { return template.HTML(s) }, //nolint:gosec // our own SVG, built with escaping
 }
@@ -92,13 +97,20 @@ func loadTemplates() (map[string]*template.Template, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Files named _*.html are partials every page may use.
+	shared := []string{"templates/layout.html"}
+	for _, n := range names {
+		if strings.HasPrefix(n, "templates/_") {
+			shared = append(shared, n)
+		}
+	}
 	out := map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", n)
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, append(slices.Clone(shared), n)...)
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", name, err)
 		}
@@ -131,7 +143,11 @@ func (c *Console) renderError(w http.ResponseWriter, _ *http.Request, v *visit, 
 	if status == http.StatusNotFound {
 		title = "Not found"
 	}
-	c.render(w, status, "error", &view{Title: title, Who: whoOf(v), Data: msg})
+	vw := &view{Title: title, Who: whoOf(v), Data: msg}
+	if v != nil && !v.operator() {
+		vw.Tenant = v.user.Tenant // keep the tenant's navigation
+	}
+	c.render(w, status, "error", vw)
 }
 
 // flash reads the one-time message a POST left for the page it redirected
