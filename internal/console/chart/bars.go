@@ -32,6 +32,8 @@ type BarOptions struct {
 // worst tenants, the full list belongs in a table.
 const maxBars = 50
 
+const barRowH, barH = 28.0, 18.0
+
 // Bars draws a horizontal bar chart with value labels and a round value
 // axis. Values below zero are drawn as zero.
 func Bars(opts BarOptions) string {
@@ -58,15 +60,14 @@ func Bars(opts BarOptions) string {
 	}
 	labelW = min(labelW, viewWidth*0.38)
 
-	const rowH, barH = 28.0, 18.0
-	l := dailyLayout{}
+	l := valuePlot{}
 	l.left = pad + labelW + 8
 	l.right = viewWidth - pad - valueW
 	l.top = 36
 	if opts.LabelAxis != "" {
 		l.top += 24
 	}
-	l.bottom = l.top + rowH*float64(len(bars))
+	l.bottom = l.top + barRowH*float64(len(bars))
 	ticks := niceTicks(top, max(2, int(l.width()/70)))
 	l.topVal = ticks[len(ticks)-1]
 	x := func(v int64) float64 { return l.left + l.width()*float64(v)/float64(l.topVal) }
@@ -85,6 +86,17 @@ func Bars(opts BarOptions) string {
 	if opts.LabelAxis != "" {
 		s.text(l.left-8, l.top-10, "end", labelSize, false, truncate(opts.LabelAxis, labelSize, labelW))
 	}
+	drawBarAxis(&s, l, ticks, unit, x)
+	drawBarRows(&s, l, bars, labelW, unit, x)
+	if hidden > 0 {
+		s.text(pad, height-10, "start", tickSize, false, fmt.Sprintf("%d more not shown", hidden))
+	}
+	return s.String()
+}
+
+// drawBarAxis draws the value axis along the bottom with vertical grid
+// lines, and the label axis line.
+func drawBarAxis(s *svg, l valuePlot, ticks []int64, unit string, x func(int64) float64) {
 	for _, t := range ticks {
 		tx := x(t)
 		if t != 0 {
@@ -95,24 +107,24 @@ func Bars(opts BarOptions) string {
 	s.leaf("line", "class", "axis", "x1", num(l.left), "y1", num(l.top), "x2", num(l.left), "y2", num(l.bottom), "stroke-width", "1.5")
 	s.text(l.left+l.width()/2, l.bottom+44, "middle", labelSize, false, unit)
 
+}
+
+// drawBarRows draws the bars, then their labels and values on top.
+func drawBarRows(s *svg, l valuePlot, bars []Bar, labelW float64, unit string, x func(int64) float64) {
 	s.open("g", "class", "series-1")
 	for i, b := range bars {
 		v := clampValue(b.Value)
-		rowTop := l.top + rowH*float64(i)
+		rowTop := l.top + barRowH*float64(i)
 		s.leafTitled("rect", fmt.Sprintf("%s: %s %s", barLabel(b.Label), grouped(v), unit),
-			"x", num(l.left), "y", num(rowTop+(rowH-barH)/2), "width", num(x(v)-l.left), "height", num(barH))
+			"x", num(l.left), "y", num(rowTop+(barRowH-barH)/2), "width", num(x(v)-l.left), "height", num(barH))
 	}
 	s.close("g")
 	for i, b := range bars {
 		v := clampValue(b.Value)
-		baseline := l.top + rowH*float64(i) + rowH/2 + 5
+		baseline := l.top + barRowH*float64(i) + barRowH/2 + 5
 		s.text(l.left-8, baseline, "end", labelSize, false, truncate(barLabel(b.Label), labelSize, labelW))
 		s.text(x(v)+4, baseline, "start", tickSize, false, FormatCount(v))
 	}
-	if hidden > 0 {
-		s.text(pad, height-10, "start", tickSize, false, fmt.Sprintf("%d more not shown", hidden))
-	}
-	return s.String()
 }
 
 func barLabel(s string) string {

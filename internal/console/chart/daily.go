@@ -162,21 +162,22 @@ type plotArea struct {
 func (p plotArea) width() float64  { return p.right - p.left }
 func (p plotArea) height() float64 { return p.bottom - p.top }
 
-// dailyLayout maps data to viewBox coordinates.
-type dailyLayout struct {
+// valuePlot maps data to viewBox coordinates: n points across, values
+// from 0 to topVal up.
+type valuePlot struct {
 	plotArea
 	n      int
 	topVal int64
 }
 
-func (l dailyLayout) x(i int) float64 {
+func (l valuePlot) x(i int) float64 {
 	if l.n < 2 {
 		return l.left + l.width()/2
 	}
 	return l.left + l.width()*float64(i)/float64(l.n-1)
 }
 
-func (l dailyLayout) y(v int64) float64 {
+func (l valuePlot) y(v int64) float64 {
 	return l.bottom - l.height()*float64(v)/float64(l.topVal)
 }
 
@@ -200,7 +201,7 @@ func drawDaily(o DailyOptions, cumulative bool) string {
 		tickW = max(tickW, textWidth(formatTick(t), tickSize))
 	}
 	legend, y := layoutLegend(d.names, 24)
-	l := dailyLayout{n: len(d.days), topVal: ticks[len(ticks)-1]}
+	l := valuePlot{n: len(d.days), topVal: ticks[len(ticks)-1]}
 	l.left, l.right = pad+tickW+6, viewWidth-24
 	l.top = y + 22 + 12
 	l.bottom = l.top + 190
@@ -224,7 +225,7 @@ func drawDaily(o DailyOptions, cumulative bool) string {
 }
 
 // drawValueGrid draws horizontal grid lines with value labels, and the axes.
-func drawValueGrid(s *svg, l dailyLayout, ticks []int64) {
+func drawValueGrid(s *svg, l valuePlot, ticks []int64) {
 	for _, t := range ticks {
 		y := l.y(t)
 		if t != 0 {
@@ -239,7 +240,7 @@ func drawValueGrid(s *svg, l dailyLayout, ticks []int64) {
 }
 
 // drawDayAxis labels days under the plot and titles the axis with the years.
-func drawDayAxis(s *svg, l dailyLayout, days []time.Time) {
+func drawDayAxis(s *svg, l valuePlot, days []time.Time) {
 	maxLabels := max(1, int(l.width()/(textWidth("Sep 30", tickSize)+14)))
 	for _, i := range dayTicks(days, maxLabels) {
 		x := l.x(i)
@@ -297,7 +298,7 @@ func dayTicks(days []time.Time, maxLabels int) []int {
 
 // drawSeries draws series k as a line (a step line for running totals),
 // with an optional filled area; a single day is a dot.
-func drawSeries(s *svg, l dailyLayout, k int, vals []int64, area, step bool) {
+func drawSeries(s *svg, l valuePlot, k int, vals []int64, area, step bool) {
 	s.open("g", "class", fmt.Sprintf("series-%d", k+1))
 	if len(vals) == 1 {
 		s.leaf("circle", "cx", num(l.x(0)), "cy", num(l.y(vals[0])), "r", "4")

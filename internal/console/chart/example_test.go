@@ -99,7 +99,7 @@ func ExampleTimeline() {
 	})
 	head(svg, 3)
 	// Output:
-	// <svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 480 380" role="img" aria-labelledby="sunset-title sunset-desc">
+	// <svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 480 398" role="img" aria-labelledby="sunset-title sunset-desc">
 	// <title id="sunset-title">Sunset timeline</title>
 	// <desc id="sunset-desc">Sunset timeline. Timeline from 2026-01-01 to 2027-07-01. Milestones: Deprecated 2026-03-01; OAuth only for new tenants 2026-04-01; No new keys 2026-09-01; Keys off 2027-03-31. Brownouts: Brownout 1 2026-12-01 10:00 to 2026-12-01 12:00 UTC, for 12 tenants. Extensions: Acme Procurement until 2027-06-30. Today is 2026-11-27.</desc>
 }

@@ -102,7 +102,7 @@ func Timeline(opts TimelineOptions) string {
 	mBoxes, bBoxes, eBoxes := packItems(miles, nil), packItems(browns, walls), packItems(exts, walls)
 
 	axisY := 36 + float64(max(1, rowCount(mBoxes)))*tlRowH + 8
-	y := axisY + 40 // below the axis tick labels
+	y := axisY + 58 // below the axis tick labels and title
 	var brownY, extY float64
 	if len(o.Brownouts) > 0 {
 		brownY = y + 26
@@ -341,6 +341,7 @@ func drawTimeAxis(s *svg, sc timeScale, y float64) {
 		w := textWidth(label, tickSize)
 		s.text(min(max(x, w/2+2), viewWidth-w/2-2), y+22, "middle", tickSize, false, label)
 	}
+	s.text((sc.left+sc.right)/2, y+44, "middle", labelSize, false, "Date (UTC)")
 }
 
 // timeTicks returns calendar boundaries (days, Mondays, month or year
@@ -420,11 +421,13 @@ func labelOr(s, fallback string) string {
 
 func longDate(t time.Time) string { return t.UTC().Format("Jan 2, 2006") }
 
-// dateSpan writes a window's days compactly: "Mar 3", "Mar 3–5",
+// dateSpan writes a window's days compactly: "Mar 3 10:00–12:00", "Mar 3–5",
 // "Mar 30–Apr 2", "Dec 30, 2026–Jan 2, 2027".
 func dateSpan(start, end time.Time) string {
 	start, end = start.UTC(), end.UTC()
 	switch {
+	case day(start).Equal(day(end)) && (!start.Equal(day(start)) || !end.Equal(day(end))):
+		return start.Format("Jan 2 15:04") + "–" + end.Format("15:04")
 	case day(start).Equal(day(end)):
 		return start.Format("Jan 2")
 	case start.Year() != end.Year():

@@ -151,7 +151,7 @@ func TestTimeline_ExtensionsAndToday(t *testing.T) {
 		}
 	}
 	texts := f.root.texts()
-	for _, w := range []string{"Extensions", "Globex", "until May 31, 2027", "Brownouts", "Today, Nov 27, 2026"} {
+	for _, w := range []string{"Extensions", "Globex", "until May 31, 2027", "Brownouts", "Brownout 1", "Oct 6 10:00–12:00, all tenants", "Today, Nov 27, 2026", "Date (UTC)"} {
 		if !slices.Contains(texts, w) {
 			t.Errorf("text %q missing: %q", w, texts)
 		}
