@@ -22,6 +22,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -95,6 +96,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// Sealer encrypts webhook secrets at rest; nil disables the webhook endpoints.
 	Sealer *signing.Sealer
+	// Passwords hashes user passwords (default: password.DefaultParams).
+	Passwords *password.Hasher
+	// PasswordPolicy judges the passwords admins set for users.
+	PasswordPolicy password.Policy
 }
 
 // API is the admin API. It is safe for concurrent use.
@@ -106,12 +111,15 @@ type API struct {
 	log     *slog.Logger
 	maxBody int64
 	sealer  *signing.Sealer
+	pw      *password.Hasher
+	policy  password.Policy
 }
 
 // New returns an admin API over st. auth validates bearer tokens; rot may be
 // nil, in which case signing-key rotation answers 501.
 func New(st store.Store, auth Authenticator, rot Rotator, cfg Config) *API {
-	a := &API{st: st, auth: auth, rot: rot, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, sealer: cfg.Sealer}
+	a := &API{st: st, auth: auth, rot: rot, now: cfg.Now, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, sealer: cfg.Sealer,
+		pw: cfg.Passwords, policy: cfg.PasswordPolicy}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -120,6 +128,9 @@ func New(st store.Store, auth Authenticator, rot Rotator, cfg Config) *API {
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = 1 << 20
+	}
+	if a.pw == nil {
+		a.pw, _ = password.New(password.DefaultParams()) // valid by construction
 	}
 	return a
 }

@@ -45,6 +45,13 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"PATCH /admin/v1/tenants/{tenant}/keys/{id}", a.handleUpdateKey},
 		{"POST /admin/v1/tenants/{tenant}/keys/{id}/convert", a.handleConvertKey},
 
+		{"POST /admin/v1/tenants/{tenant}/users", a.handleCreateUser},
+		{"GET /admin/v1/tenants/{tenant}/users", a.handleListUsers},
+		{"GET /admin/v1/tenants/{tenant}/users/{id}", a.handleGetUser},
+		{"PATCH /admin/v1/tenants/{tenant}/users/{id}", a.handleUpdateUser},
+		{"DELETE /admin/v1/tenants/{tenant}/users/{id}", a.handleDeleteUser},
+		{"POST /admin/v1/tenants/{tenant}/users/{id}/password", a.handleSetUserPassword},
+
 		{"PUT /admin/v1/tenants/{tenant}/webhook", a.handlePutWebhook},
 		{"GET /admin/v1/tenants/{tenant}/webhook", a.handleGetWebhook},
 		{"DELETE /admin/v1/tenants/{tenant}/webhook", a.handleDeleteWebhook},
@@ -53,6 +60,8 @@ func (a *API) Register(mux *http.ServeMux) {
 		{"GET /admin/v1/timeline", a.handleGetTimeline},
 		{"PUT /admin/v1/timeline", a.handlePutTimeline},
 		{"GET /admin/v1/migration", a.handleMigration},
+		{"GET /admin/v1/traffic", a.handleTraffic},
+		{"GET /admin/v1/tenants/{tenant}/traffic", a.handleTenantTraffic},
 
 		{"GET /admin/v1/signing-keys", a.handleListSigningKeys},
 		{"POST /admin/v1/signing-keys/rotate", a.handleRotateSigningKeys},

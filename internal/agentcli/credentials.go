@@ -48,7 +48,7 @@ for each failure. The exit code is 0 only when every check passed.`,
 				p.Probe = probe
 			}
 			p.CacheFile = "off" // test the credentials, not the cache
-			checks := runChecks(cmd.Context(), name, p, pf.verbose, cmd.ErrOrStderr())
+			checks := runChecks(cmd.Context(), name, p, pf.verbose, cmd.ErrOrStderr(), nil)
 			failed := printChecks(cmd.OutOrStdout(), checks)
 			if failed > 0 {
 				return fmt.Errorf("%d of %d checks failed", failed, len(checks))
@@ -81,7 +81,11 @@ func printChecks(w io.Writer, checks []check) (failed int) {
 
 // runChecks runs the checklist; later checks are skipped when an earlier
 // one they depend on failed.
-func runChecks(ctx context.Context, name string, p Profile, verbose bool, stderr io.Writer) []check {
+// hc makes every request (nil: the defaults).
+func runChecks(ctx context.Context, name string, p Profile, verbose bool, stderr io.Writer, hc *http.Client) []check {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
 	var out []check
 	add := func(c check) { out = append(out, c) }
 	cfg, err := p.tokenConfig(name)
@@ -94,6 +98,7 @@ func runChecks(ctx context.Context, name string, p Profile, verbose bool, stderr
 	}
 	add(check{Name: "profile", Status: "ok", Detail: fmt.Sprintf("profile %q: client %s, secret from %s, scopes %q", orDefault(name), p.ClientID, p.secretSource(), strings.Join(p.Scopes, " "))})
 	cfg.Logger = logger(stderr, verbose)
+	cfg.HTTPClient = hc
 	src, err := tokensource.New(cfg)
 	if err != nil {
 		add(check{"profile", "fail", err.Error(), "fix the profile's URLs and auth_method"})
@@ -113,8 +118,8 @@ func runChecks(ctx context.Context, name string, p Profile, verbose bool, stderr
 	claims, c := claimsCheck(tok)
 	add(c)
 	add(scopeCheck(p.Scopes, tok, claims))
-	add(signatureCheck(ctx, tok.AccessToken, meta))
-	add(probeCheck(ctx, p.Probe, tok.AccessToken))
+	add(signatureCheck(ctx, hc, tok.AccessToken, meta))
+	add(probeCheck(ctx, hc, p.Probe, tok.AccessToken))
 	return out
 }
 
@@ -233,7 +238,7 @@ func contains(ss []string, s string) bool {
 var jwsAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA}
 
 // signatureCheck finds the token's key in the issuer's JWKS and verifies it.
-func signatureCheck(ctx context.Context, token string, meta *tokensource.Metadata) check {
+func signatureCheck(ctx context.Context, hc *http.Client, token string, meta *tokensource.Metadata) check {
 	if meta == nil || meta.JWKSURI == "" {
 		return check{Name: "signing key", Status: "skip", Detail: "no JWKS URL known (configure the profile by issuer to check it)"}
 	}
@@ -242,7 +247,7 @@ func signatureCheck(ctx context.Context, token string, meta *tokensource.Metadat
 		return check{Name: "signing key", Status: "skip", Detail: "opaque token: nothing to verify"}
 	}
 	kid := jws.Signatures[0].Header.KeyID
-	set, err := fetchJWKS(ctx, meta.JWKSURI)
+	set, err := fetchJWKS(ctx, hc, meta.JWKSURI)
 	if err != nil {
 		return check{"signing key", "fail", err.Error(), "the jwks_uri from discovery must serve the server's public keys"}
 	}
@@ -257,12 +262,12 @@ func signatureCheck(ctx context.Context, token string, meta *tokensource.Metadat
 	return check{Name: "signing key", Status: "ok", Detail: fmt.Sprintf("key %q found in the JWKS; signature valid", kid)}
 }
 
-func fetchJWKS(ctx context.Context, url string) (*jose.JSONWebKeySet, error) {
+func fetchJWKS(ctx context.Context, hc *http.Client, url string) (*jose.JSONWebKeySet, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("JWKS request: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("fetch JWKS: %w", err)
 	}
@@ -277,7 +282,7 @@ func fetchJWKS(ctx context.Context, url string) (*jose.JSONWebKeySet, error) {
 	return &set, nil
 }
 
-func probeCheck(ctx context.Context, url, token string) check {
+func probeCheck(ctx context.Context, hc *http.Client, url, token string) check {
 	if url == "" {
 		return check{Name: "probe", Status: "skip", Detail: "no probe URL (--probe or the profile's probe)"}
 	}
@@ -288,7 +293,7 @@ func probeCheck(ctx context.Context, url, token string) check {
 		return check{"probe", "fail", err.Error(), "give an absolute http(s) probe URL"}
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return check{"probe", "fail", err.Error(), "check the probe URL's host and port, and proxies"}
 	}
@@ -303,4 +308,16 @@ func probeCheck(ctx context.Context, url, token string) check {
 	default:
 		return check{"probe", "fail", fmt.Sprintf("GET %s answered %d", url, resp.StatusCode), "check the probe URL: it should be a cheap GET the client may call"}
 	}
+}
+
+// CheckResult is one line of the credentials checklist: Status is ok,
+// fail or skip, Fix a one-line remedy for a failure.
+type CheckResult = check
+
+// CheckCredentials runs the checklist of `keyshift credentials test` for a
+// client of issuer with a client secret, making every request with hc (nil:
+// the defaults). The console's "test these credentials" runs it.
+func CheckCredentials(ctx context.Context, issuer, clientID, secret string, scopes []string, hc *http.Client) []CheckResult {
+	p := Profile{Issuer: issuer, ClientID: clientID, ClientSecret: secret, Scopes: scopes, CacheFile: "off"}
+	return runChecks(ctx, "", p, false, io.Discard, hc)
 }

@@ -146,7 +146,8 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 			return revokeFamilyToken(ctx, tx, fam, now)
 		}
 		u, err := tx.GetUser(ctx, fam.UserID)
-		if err != nil || u.Disabled || !s.clients.tenantActive(u.Tenant) {
+		// A password reset revokes what was granted with the old password.
+		if err != nil || u.Disabled || !s.clients.tenantActive(u.Tenant) || u.PasswordChangedAt.After(fam.AuthTime) {
 			reused = "user_inactive"
 			if err := s.revokeFamily(ctx, tx, fam.ID, reused, now); err != nil {
 				return err

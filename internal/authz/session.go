@@ -44,7 +44,8 @@ func (s *Server) currentSession(ctx context.Context, r *http.Request) (*signedIn
 	if err != nil {
 		return nil, fmt.Errorf("get session user: %w", err)
 	}
-	if u.Disabled || !s.clients.tenantActive(u.Tenant) {
+	// A password reset ends the sessions signed in with the old one.
+	if u.Disabled || !s.clients.tenantActive(u.Tenant) || u.PasswordChangedAt.After(sess.AuthTime) {
 		return nil, nil
 	}
 	return &signedIn{session: sess, user: u}, nil

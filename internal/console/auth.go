@@ -79,7 +79,7 @@ func (c *Console) visit(r *http.Request) (*visit, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.Disabled {
+	if u.Disabled || u.PasswordChangedAt.After(sess.AuthTime) {
 		return nil, nil
 	}
 	t, err := c.st.GetTenant(r.Context(), u.Tenant)
@@ -257,6 +257,9 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *visit) error
 // of this process: the console talks OAuth to keyshift exactly as any
 // client does, minus the network.
 type inProcess struct{ h http.Handler }
+
+// InProcess returns a RoundTripper that serves every request with h.
+func InProcess(h http.Handler) http.RoundTripper { return inProcess{h} }
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()

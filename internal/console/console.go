@@ -47,11 +47,10 @@ type CredentialsTester interface {
 	TestCredentials(ctx context.Context, clientID, secret, scope string) []CheckResult
 }
 
-// CheckResult is one step of a credentials test.
+// CheckResult is one step of a credentials test: Status is ok, fail or
+// skip; Fix says what to do about a failure.
 type CheckResult struct {
-	Name   string
-	OK     bool
-	Detail string
+	Name, Status, Detail, Fix string
 }
 
 // Config configures the console.

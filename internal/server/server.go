@@ -24,6 +24,7 @@ import (
 
 	"github.com/keyshift/keyshift/guard"
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/agentcli"
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
 	"github.com/keyshift/keyshift/internal/console"
@@ -33,6 +34,7 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
+	"github.com/keyshift/keyshift/internal/traffic"
 )
 
 // Config is everything keyshift serve needs.
@@ -147,8 +149,10 @@ type Server struct {
 	Admin    *admin.API
 	Console  *console.Console
 	Notifier *notify.Notifier
-	// Keys checks legacy API keys and counts their use.
+	// Keys checks legacy API keys and counts their use; Tokens counts the
+	// requests the gateway forwards with access tokens.
 	Keys     *apikey.Service
+	Tokens   *traffic.Service
 	sweeper  *apikey.Sweeper
 	gateway  http.Handler
 	Registry *prometheus.Registry
@@ -201,14 +205,19 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	az.Register(oauthMux)
 	con, err := console.New(console.Config{
 		Issuer: cfg.Issuer, Key: derivedKey(master, "keyshift console key v1"), OAuth: oauthMux, Tokens: keyring,
-		Now: cfg.Now, Logger: cfg.Logger,
+		Credentials: credentialChecks{issuer: cfg.Issuer, oauth: oauthMux}, Now: cfg.Now, Logger: cfg.Logger,
 	}, st, adm)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
-	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Keys: keys, sweeper: sweeper, Registry: reg, Console: con}
+	tokens, err := traffic.New(st, traffic.Config{Logger: cfg.Logger, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("token traffic: %w", err)
+	}
+	s := &Server{cfg: cfg, Store: st, Keyring: keyring, Authz: az, Admin: adm, Notifier: nt, Keys: keys, Tokens: tokens, sweeper: sweeper, Registry: reg, Console: con}
 	if cfg.Routes != nil {
 		gw, err := gateway.New(gateway.Config{Routes: cfg.Routes, Upstream: cfg.Upstream, Registerer: reg, Logger: cfg.Logger, Now: cfg.Now,
+			TokenUsage: tokens,
 			Guard: guard.Config{Issuer: cfg.Issuer, KeySource: keyring, TokenStatus: az,
 				KeyChecker: gateway.NewLocalKeys(keys), APIKeyHeader: cfg.APIKeyHeader, Logger: cfg.Logger}})
 		if err != nil {
@@ -270,6 +279,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer func() {
 		stopBackground()
 		s.Keys.Wait()
+		s.Tokens.Wait()
 	}()
 	if err := s.Start(bg); err != nil {
 		return err
@@ -319,6 +329,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Keys.Start(ctx); err != nil {
 		return fmt.Errorf("start api key service: %w", err)
 	}
+	if err := s.Tokens.Start(ctx); err != nil {
+		return fmt.Errorf("start token traffic counter: %w", err)
+	}
 	go s.Keyring.Run(ctx)
 	if fs, ok := s.Store.(store.AuthFailures); ok {
 		// Failed-authentication limits hold across the instances on one database.
@@ -351,4 +364,20 @@ func derivedKey(master []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, master)
 	m.Write([]byte(purpose))
 	return m.Sum(nil)
+}
+
+// credentialChecks runs `keyshift credentials test` for the console,
+// against this process's own endpoints.
+type credentialChecks struct {
+	issuer string
+	oauth  http.Handler
+}
+
+func (c credentialChecks) TestCredentials(ctx context.Context, clientID, secret, scope string) []console.CheckResult {
+	hc := &http.Client{Transport: console.InProcess(c.oauth), Timeout: 10 * time.Second}
+	var out []console.CheckResult
+	for _, ch := range agentcli.CheckCredentials(ctx, c.issuer, clientID, secret, strings.Fields(scope), hc) {
+		out = append(out, console.CheckResult{Name: ch.Name, Status: ch.Status, Detail: ch.Detail, Fix: ch.Fix})
+	}
+	return out
 }

@@ -73,9 +73,9 @@ func (t timeScale) contains(at time.Time) bool {
 // tlItem is one labelled thing on a lane: its leader at x, a band to x2
 // for brownouts, two lines of text and a tooltip.
 type tlItem struct {
-	x, x2          float64
-	line1, line2   string
-	tooltip, class string
+	x, x2        float64
+	line1, line2 string
+	tooltip      string
 }
 
 // Timeline draws the sunset on a horizontal time axis: milestones as
