@@ -25,7 +25,7 @@ func kinds(id, title, name string) map[string]func() string {
 	d0 := date(2026, 9, 1)
 	return map[string]func() string{
 		"daily": func() string {
-			return Daily(DailyOptions{ID: id, Title: title, YAxis: "requests/day", Series: []Series{
+			return Daily(DailyOptions{ID: id, Title: title, YAxis: "requests/day", Area: true, Series: []Series{
 				{Name: name, Points: days(d0, 90, func(i int) int64 { return int64(i * 100) })},
 				{Name: "OAuth token requests", Points: days(d0, 90, func(i int) int64 { return 50 })},
 			}})

@@ -145,8 +145,8 @@ func dayRange(from, to time.Time, series []Series) (time.Time, time.Time, bool) 
 	default:
 		to = from
 	}
-	if from.IsZero() && to.IsZero() || from.Year() <= 1 {
-		return from, to, false
+	if from.Year() <= 1 || to.Year() <= 1 {
+		return from, to, false // no bound given and no point to take one from
 	}
 	if to.Before(from) {
 		from, to = to, from
@@ -316,8 +316,8 @@ func drawSeries(s *svg, l valuePlot, k int, vals []int64, area, step bool) {
 		}
 		fmt.Fprintf(&line, " L%s %s", num(l.x(i)), num(l.y(v)))
 	}
-	if area {
-		d := fmt.Sprintf("M%s %s %s L%s %s Z", num(l.x(0)), num(l.bottom), "L"+strings.TrimPrefix(line.String(), "M"), num(l.x(len(vals)-1)), num(l.bottom))
+	if area { // the line, closed along the x axis
+		d := fmt.Sprintf("M%s %s L%s L%s %s Z", num(l.x(0)), num(l.bottom), strings.TrimPrefix(line.String(), "M"), num(l.x(len(vals)-1)), num(l.bottom))
 		s.leaf("path", "d", d, "fill-opacity", "0.15", "stroke", "none")
 	}
 	kv := []string{"d", line.String(), "fill", "none", "stroke-width", "2", "stroke-linejoin", "round"}

@@ -299,3 +299,26 @@ func TestDayTicks_FitAndAlign(t *testing.T) {
 		}
 	}
 }
+
+// An area is the line closed along the x axis.
+func TestDaily_AreaClosesOnAxis(t *testing.T) {
+	out := Daily(DailyOptions{ID: "d", Title: "Usage", Area: true, Series: []Series{{Name: "x", Points: days(date(2026, 1, 1), 5, func(i int) int64 { return int64(i * 10) })}}})
+	f := readDaily(t, out)
+	var area []pt
+	for _, p := range f.root.byClass("series-1")[0].all("path") {
+		if strings.HasSuffix(p.attrs["d"], "Z") {
+			area = pathPoints(t, p.attrs["d"])
+		}
+	}
+	line := f.lines[0]
+	if len(area) != len(line)+2 {
+		t.Fatalf("area has %d points, want the line's %d plus two on the axis", len(area), len(line))
+	}
+	first, last := area[0], area[len(area)-1]
+	if !near(first.y, f.bottom) || !near(last.y, f.bottom) || !near(first.x, line[0].x) || !near(last.x, line[len(line)-1].x) {
+		t.Errorf("area ends %v, %v; want on the axis under the line's ends", first, last)
+	}
+	if !slices.Equal(area[1:len(area)-1], line) {
+		t.Errorf("area top %v differs from the line %v", area[1:len(area)-1], line)
+	}
+}

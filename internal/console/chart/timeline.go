@@ -168,7 +168,7 @@ func sortedTimeline(o TimelineOptions) TimelineOptions {
 }
 
 // timelineRange takes From and To, filling a zero bound from the items
-// with a 5% margin so end labels have room.
+// and today with a 5% margin so end labels have room.
 func timelineRange(o TimelineOptions) (timeScale, bool) {
 	var lo, hi time.Time
 	see := func(t time.Time) {
@@ -195,6 +195,7 @@ func timelineRange(o TimelineOptions) (timeScale, bool) {
 	if lo.IsZero() && (o.From.IsZero() || o.To.IsZero()) {
 		return timeScale{}, false // nothing to place and no range to show
 	}
+	see(o.Today) // a derived axis shows where today stands against the plan
 	margin := max(hi.Sub(lo)/20, 24*time.Hour)
 	sc := timeScale{from: o.From, to: o.To}
 	if sc.from.IsZero() {

@@ -167,10 +167,13 @@ func TestTimeline_ExtensionsAndToday(t *testing.T) {
 	}
 }
 
-// Without From/To the axis spans the items with a margin.
+// Without From/To the axis spans the items and today with a margin.
 func TestTimeline_RangeFromItems(t *testing.T) {
-	o := TimelineOptions{ID: "t", Title: "Sunset", Milestones: []Milestone{{At: date(2026, 1, 1), Label: "A"}, {At: date(2026, 11, 1), Label: "B"}}}
+	o := TimelineOptions{ID: "t", Title: "Sunset", Today: date(2025, 11, 1), Milestones: []Milestone{{At: date(2026, 1, 1), Label: "A"}, {At: date(2026, 11, 1), Label: "B"}}}
 	root := parseSVG(t, Timeline(o))
+	if len(root.byClass("today")) != 1 {
+		t.Error("today before the first item is not on the derived axis")
+	}
 	markers := root.byClass("milestones")[0].all("line")
 	axis := root.byClass("axis")[0]
 	left, right := axis.f(t, "x1"), axis.f(t, "x2")
