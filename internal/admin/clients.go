@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,8 +17,13 @@ import (
 // Client field values the API accepts.
 const (
 	GrantClientCredentials  = "client_credentials"
+	GrantAuthorizationCode  = "authorization_code"
+	GrantRefreshToken       = "refresh_token"
+	GrantDeviceCode         = "urn:ietf:params:oauth:grant-type:device_code"
 	AuthClientSecretBasic   = "client_secret_basic"
 	AuthClientSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT       = "private_key_jwt"
+	AuthNone                = "none"
 	DefaultAccessTokenTTL   = 24 * time.Hour
 	MinAccessTokenTTL       = 5 * time.Minute
 	clientIDPrefix          = "ksc_"
@@ -27,6 +33,20 @@ const (
 	maxAccessTokenTTLSecond = int(DefaultAccessTokenTTL / time.Second)
 	minAccessTokenTTLSecond = int(MinAccessTokenTTL / time.Second)
 )
+
+var (
+	grantTypes  = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode}
+	authMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthNone}
+	// idTokenAlgs are the ID token algorithms a client may ask for; ""
+	// means RS256, the OpenID Connect default.
+	idTokenAlgs = []string{"RS256", "ES256", "EdDSA"}
+)
+
+// usesSecret reports whether clients of auth method m hold client secrets;
+// "" is client_secret_basic, the RFC 7591 default.
+func usesSecret(m string) bool {
+	return m == "" || m == AuthClientSecretBasic || m == AuthClientSecretPost
+}
 
 // CreateClientRequest is the body of POST /admin/v1/tenants/{tenant}/clients.
 type CreateClientRequest struct {
@@ -38,6 +58,12 @@ type CreateClientRequest struct {
 	Contact      store.Contact `json:"contact"`
 	// AccessTokenTTLSeconds defaults to 86400 (24 h); 300..86400.
 	AccessTokenTTLSeconds int `json:"access_token_ttl_seconds,omitempty"`
+	// JWKS (a JWK Set of public keys) or JWKSURI (where it is published):
+	// exactly one for private_key_jwt, neither otherwise.
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                string          `json:"jwks_uri,omitempty"`
+	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // ContactPatch changes some contact fields; nil fields stay unchanged.
@@ -58,6 +84,14 @@ type UpdateClientRequest struct {
 	AuthMethod            *string       `json:"token_endpoint_auth_method,omitempty"`
 	Status                *string       `json:"status,omitempty"`
 	AccessTokenTTLSeconds *int          `json:"access_token_ttl_seconds,omitempty"`
+	GrantTypes            *[]string     `json:"grant_types,omitempty"`
+	// Setting one of JWKS and JWKSURI clears the other; a change of auth
+	// method away from private_key_jwt clears both, and one to
+	// private_key_jwt or none drops the client's secrets.
+	JWKS                   *json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                *string          `json:"jwks_uri,omitempty"`
+	IDTokenAlg             *string          `json:"id_token_signed_response_alg,omitempty"`
+	PostLogoutRedirectURIs *[]string        `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // SecretView describes a live client secret without its value or hash.
@@ -82,15 +116,21 @@ type ClientView struct {
 	Status                string        `json:"status"`
 	ConvertedFromKey      string        `json:"converted_from_key,omitempty"`
 	Secrets               []SecretView  `json:"secrets"`
-	CreatedAt             time.Time     `json:"created_at"`
-	UpdatedAt             time.Time     `json:"updated_at"`
+	// JWKS holds public keys only, so it is shown as registered.
+	JWKS                   json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI                string          `json:"jwks_uri,omitempty"`
+	IDTokenAlg             string          `json:"id_token_signed_response_alg,omitempty"`
+	PostLogoutRedirectURIs []string        `json:"post_logout_redirect_uris"`
+	CreatedAt              time.Time       `json:"created_at"`
+	UpdatedAt              time.Time       `json:"updated_at"`
 }
 
 // CreateClientResponse is the answer of a client creation: the client and,
-// this once, its secret.
+// this once, its secret; private_key_jwt and public ("none") clients have
+// none.
 type CreateClientResponse struct {
 	ClientView
-	ClientSecret string `json:"client_secret"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // ClientList is the answer of GET /admin/v1/tenants/{tenant}/clients.
@@ -105,7 +145,9 @@ func NewClientView(c store.Client) ClientView {
 		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
 		AuthMethod: c.AuthMethod, AccessTokenTTLSeconds: int(c.AccessTokenTTL / time.Second),
 		Status: c.Status, ConvertedFromKey: c.ConvertedFromKey, Secrets: []SecretView{},
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		JWKS: json.RawMessage(c.JWKS), JWKSURI: c.JWKSURI, IDTokenAlg: c.IDTokenAlg,
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		CreatedAt:              c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	for _, s := range c.Secrets {
 		v.Secrets = append(v.Secrets, SecretView{ID: s.ID, Hint: s.Hint, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
@@ -124,6 +166,9 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 	}
 
 	secret, c := newClientRecord(tenant, req, a.clock())
+	if err := checkClientShape(c); err != nil {
+		return CreateClientResponse{}, err
+	}
 	err = a.st.Tx(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetTenant(ctx, tenant); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -143,16 +188,24 @@ func (a *API) CreateClient(ctx context.Context, p Principal, tenant string, req 
 }
 
 // newClientRecord builds the client of a validated creation request, with
-// its first secret; the secret is returned once and only its hash is kept.
+// its first secret when its auth method uses one; the secret is returned
+// once and only its hash is kept.
 func newClientRecord(tenant string, req CreateClientRequest, now time.Time) (string, store.Client) {
-	secret, cs := newSecret(now)
-	return secret, store.Client{
+	c := store.Client{
 		ID: credential.ID(clientIDPrefix, clientIDLen), Tenant: tenant, Name: req.Name, Contact: req.Contact,
 		GrantTypes: req.GrantTypes, Scopes: req.Scopes, RedirectURIs: nonNil(req.RedirectURIs),
-		AuthMethod: req.AuthMethod, Secrets: []store.ClientSecret{cs},
+		AuthMethod:     req.AuthMethod,
 		AccessTokenTTL: time.Duration(req.AccessTokenTTLSeconds) * time.Second,
-		Status:         store.StatusActive, CreatedAt: now, UpdatedAt: now,
+		JWKS:           req.JWKS, JWKSURI: req.JWKSURI, IDTokenAlg: req.IDTokenAlg,
+		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
+		Status:                 store.StatusActive, CreatedAt: now, UpdatedAt: now,
 	}
+	if !usesSecret(c.AuthMethod) {
+		return "", c
+	}
+	secret, cs := newSecret(now)
+	c.Secrets = []store.ClientSecret{cs}
+	return secret, c
 }
 
 // createClientTx is the one path that stores a new client, in tx: the
@@ -168,11 +221,25 @@ func (a *API) createClientTx(ctx context.Context, tx store.Tx, p Principal, c st
 	if err := tx.CreateClient(ctx, c); err != nil {
 		return err
 	}
+	var secretID string
+	if len(c.Secrets) > 0 {
+		secretID = c.Secrets[0].ID
+	}
 	return tx.AppendAudit(ctx, a.audit(p, c.Tenant, "client.create", "client", c.ID, details(
 		"name", c.Name, "scopes", c.Scopes, "grant_types", c.GrantTypes,
 		"token_endpoint_auth_method", c.AuthMethod, "login", c.Contact.Login,
-		"access_token_ttl_seconds", req.AccessTokenTTLSeconds, "secret_id", c.Secrets[0].ID,
-		"converted_from_key", c.ConvertedFromKey)))
+		"access_token_ttl_seconds", req.AccessTokenTTLSeconds, "secret_id", secretID,
+		"redirect_uris", emptyAsNil(c.RedirectURIs), "post_logout_redirect_uris", emptyAsNil(c.PostLogoutRedirectURIs),
+		"jwks_uri", c.JWKSURI, "jwks_thumbprints", emptyAsNil(jwksThumbprints(c.JWKS)),
+		"id_token_signed_response_alg", c.IDTokenAlg, "converted_from_key", c.ConvertedFromKey)))
+}
+
+// emptyAsNil leaves an empty list out of audit details.
+func emptyAsNil(list []string) any {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
 }
 
 // validateClientCreate applies the defaults and checks the fields that need
@@ -187,6 +254,9 @@ func validateClientCreate(req CreateClientRequest) (CreateClientRequest, error) 
 	if req.AccessTokenTTLSeconds == 0 {
 		req.AccessTokenTTLSeconds = maxAccessTokenTTLSecond
 	}
+	if string(req.JWKS) == "null" {
+		req.JWKS = nil
+	}
 	var v validation
 	checkText(&v, "name", req.Name, maxNameLen, true)
 	checkGrantTypes(&v, req.GrantTypes)
@@ -194,7 +264,15 @@ func validateClientCreate(req CreateClientRequest) (CreateClientRequest, error) 
 	checkContact(&v, req.Contact)
 	checkTTL(&v, req.AccessTokenTTLSeconds)
 	checkRedirectURIs(&v, req.RedirectURIs)
+	checkURIList(&v, "post_logout_redirect_uris", req.PostLogoutRedirectURIs)
 	checkScopeList(&v, req.Scopes)
+	checkIDTokenAlg(&v, req.IDTokenAlg)
+	if req.JWKS != nil {
+		req.JWKS = checkJWKS(&v, req.JWKS)
+	}
+	if req.JWKSURI != "" {
+		checkJWKSURI(&v, req.JWKSURI)
+	}
 	return req, v.err()
 }
 
@@ -262,7 +340,7 @@ func (a *API) UpdateClient(ctx context.Context, p Principal, tenant, id string, 
 	if !p.canSeeTenant(tenant) {
 		return ClientView{}, errNotFound("tenant")
 	}
-	if err := validateClientUpdate(req); err != nil {
+	if err := validateClientUpdate(&req); err != nil {
 		return ClientView{}, err
 	}
 	var out store.Client
@@ -284,8 +362,12 @@ func (a *API) UpdateClient(ctx context.Context, p Principal, tenant, id string, 
 				return err
 			}
 		}
+		var dropped int
 		err = tx.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
-			applyClientUpdate(&c, req)
+			dropped = applyClientUpdate(&c, req)
+			if err := checkClientShape(c); err != nil {
+				return c, err
+			}
 			c.UpdatedAt = a.clock()
 			out = c
 			return c, nil
@@ -293,7 +375,7 @@ func (a *API) UpdateClient(ctx context.Context, p Principal, tenant, id string, 
 		if err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, a.audit(p, tenant, "client.update", "client", id, updateDetails(req)))
+		return tx.AppendAudit(ctx, a.audit(p, tenant, "client.update", "client", id, updateDetails(req, dropped)))
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return ClientView{}, errLoginTaken()
@@ -304,8 +386,27 @@ func (a *API) UpdateClient(ctx context.Context, p Principal, tenant, id string, 
 	return NewClientView(out), nil
 }
 
-func validateClientUpdate(req UpdateClientRequest) error {
+// validateClientUpdate checks the fields of a PATCH one by one and
+// compacts its jwks; the rules between fields are checked on the merged
+// client (checkClientShape).
+func validateClientUpdate(req *UpdateClientRequest) error {
 	var v validation
+	if req.GrantTypes != nil {
+		checkGrantTypes(&v, *req.GrantTypes)
+	}
+	if req.JWKS != nil {
+		compact := json.RawMessage(checkJWKS(&v, *req.JWKS))
+		req.JWKS = &compact
+	}
+	if req.JWKSURI != nil && *req.JWKSURI != "" {
+		checkJWKSURI(&v, *req.JWKSURI)
+	}
+	if req.IDTokenAlg != nil {
+		checkIDTokenAlg(&v, *req.IDTokenAlg)
+	}
+	if req.PostLogoutRedirectURIs != nil {
+		checkURIList(&v, "post_logout_redirect_uris", *req.PostLogoutRedirectURIs)
+	}
 	if req.Name != nil {
 		checkText(&v, "name", *req.Name, maxNameLen, true)
 	}
@@ -332,7 +433,11 @@ func validateClientUpdate(req UpdateClientRequest) error {
 	return v.err()
 }
 
-func applyClientUpdate(c *store.Client, req UpdateClientRequest) {
+// applyClientUpdate merges a validated PATCH into c and returns how many
+// secrets it dropped: a client moving to private_key_jwt or none keeps no
+// secret, and one moving away from private_key_jwt keeps no keys. A client
+// moving to a secret method gets its secret from a rotation.
+func applyClientUpdate(c *store.Client, req UpdateClientRequest) int {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -341,6 +446,28 @@ func applyClientUpdate(c *store.Client, req UpdateClientRequest) {
 	set(&c.Name, req.Name)
 	set(&c.AuthMethod, req.AuthMethod)
 	set(&c.Status, req.Status)
+	set(&c.IDTokenAlg, req.IDTokenAlg)
+	switch {
+	case req.JWKS != nil:
+		c.JWKS, c.JWKSURI = *req.JWKS, deref(req.JWKSURI)
+	case req.JWKSURI != nil:
+		c.JWKSURI = *req.JWKSURI
+		if c.JWKSURI != "" {
+			c.JWKS = nil
+		}
+	case c.AuthMethod != AuthPrivateKeyJWT:
+		c.JWKS, c.JWKSURI = nil, ""
+	}
+	dropped := 0
+	if !usesSecret(c.AuthMethod) {
+		dropped, c.Secrets = len(c.Secrets), nil
+	}
+	if req.GrantTypes != nil {
+		c.GrantTypes = slices.Clone(*req.GrantTypes)
+	}
+	if req.PostLogoutRedirectURIs != nil {
+		c.PostLogoutRedirectURIs = slices.Clone(*req.PostLogoutRedirectURIs)
+	}
 	if cp := req.Contact; cp != nil {
 		set(&c.Contact.Login, cp.Login)
 		set(&c.Contact.FirstName, cp.FirstName)
@@ -356,11 +483,13 @@ func applyClientUpdate(c *store.Client, req UpdateClientRequest) {
 	if req.AccessTokenTTLSeconds != nil {
 		c.AccessTokenTTL = time.Duration(*req.AccessTokenTTLSeconds) * time.Second
 	}
+	return dropped
 }
 
 // updateDetails lists what a PATCH changed; contact details other than the
-// login are personal data and only named, not copied.
-func updateDetails(req UpdateClientRequest) []byte {
+// login are personal data and only named, not copied. Keys are named by
+// their thumbprints.
+func updateDetails(req UpdateClientRequest, droppedSecrets int) []byte {
 	var contact []string
 	var login *string
 	if cp := req.Contact; cp != nil {
@@ -376,9 +505,20 @@ func updateDetails(req UpdateClientRequest) []byte {
 	if len(contact) > 0 {
 		changedContact = contact
 	}
+	var thumbprints any
+	if req.JWKS != nil {
+		thumbprints = jwksThumbprints(*req.JWKS)
+	}
+	var dropped any
+	if droppedSecrets > 0 {
+		dropped = droppedSecrets
+	}
 	return details("name", req.Name, "scopes", req.Scopes, "redirect_uris", req.RedirectURIs,
 		"token_endpoint_auth_method", req.AuthMethod, "status", req.Status,
-		"access_token_ttl_seconds", req.AccessTokenTTLSeconds, "login", login, "contact_changed", changedContact)
+		"access_token_ttl_seconds", req.AccessTokenTTLSeconds, "login", login, "contact_changed", changedContact,
+		"grant_types", req.GrantTypes, "post_logout_redirect_uris", req.PostLogoutRedirectURIs,
+		"jwks_uri", req.JWKSURI, "jwks_thumbprints", thumbprints,
+		"id_token_signed_response_alg", req.IDTokenAlg, "secrets_dropped", dropped)
 }
 
 // DeleteClient deletes a client and its secrets.

@@ -56,9 +56,10 @@ func FuzzAuditQuery(f *testing.F) {
 }
 
 // FuzzRedirectURI checks that an accepted redirect URI is absolute, has no
-// fragment and uses https or loopback http.
+// fragment and uses https, loopback http or a private-use scheme with a path.
 func FuzzRedirectURI(f *testing.F) {
-	for _, s := range []string{"https://app.example/cb", "http://127.0.0.1:8400/cb", "http://[::1]/cb", "http://x/cb", "https://a/#f", "/cb", "javascript:alert(1)"} {
+	for _, s := range []string{"https://app.example/cb", "http://127.0.0.1:8400/cb", "http://[::1]/cb", "http://x/cb", "https://a/#f", "/cb", "javascript:alert(1)",
+		"com.example.app:/cb", "com.example.app:cb", "com.example.app:/cb#f"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -69,7 +70,8 @@ func FuzzRedirectURI(f *testing.F) {
 		if err != nil || !u.IsAbs() || strings.Contains(s, "#") {
 			t.Fatalf("accepted %q", s)
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && weburl.IsLoopbackHost(u.Hostname())) {
+		privateUse := strings.Contains(u.Scheme, ".") && u.Opaque == "" && strings.HasPrefix(u.Path, "/")
+		if u.Scheme != "https" && !(u.Scheme == "http" && weburl.IsLoopbackHost(u.Hostname())) && !privateUse {
 			t.Fatalf("accepted scheme of %q", s)
 		}
 	})

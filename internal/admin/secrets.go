@@ -64,6 +64,9 @@ func (a *API) RotateClientSecret(ctx context.Context, p Principal, tenant, id st
 		if err := guardOperatorClient(p, c); err != nil {
 			return err
 		}
+		if !usesSecret(c.AuthMethod) {
+			return errConflict("Client has no secret", fmt.Sprintf("the client authenticates with %s, not a secret; change its token_endpoint_auth_method first", c.AuthMethod))
+		}
 		err = tx.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {
 			var prev *store.ClientSecret
 			prev, kept = currentSecret(c.Secrets, now), nil

@@ -483,6 +483,9 @@ func TestPublicClient_Authentication(t *testing.T) {
 		c.AuthMethod, c.Secrets, c.GrantTypes = AuthMethodNone, nil, []string{"authorization_code"}
 	})
 	conf := e.client("acme", []string{"core.invoice.read"})
+	misregistered := e.client("acme", []string{"core.invoice.read"}, func(c *store.Client) {
+		c.AuthMethod, c.Secrets, c.GrantTypes = AuthMethodNone, nil, []string{GrantClientCredentials}
+	})
 	tests := []struct {
 		name     string
 		path     string
@@ -497,6 +500,7 @@ func TestPublicClient_Authentication(t *testing.T) {
 		{"public client may not introspect", PathIntrospect, url.Values{"token": {"x"}, "client_id": {pub.ID}}, CodeInvalidClient, 401},
 		{"confidential client with client_id alone", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {conf.ID}}, CodeInvalidClient, 401},
 		{"public client with a secret", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {pub.ID}, "client_secret": {conf.Secret}}, CodeInvalidClient, 401},
+		{"public client registered for client_credentials", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {misregistered.ID}}, CodeInvalidClient, 401},
 		{"unknown client id", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {"ksc_nobody"}}, CodeInvalidClient, 401},
 	}
 	for _, tt := range tests {
@@ -576,4 +580,21 @@ func FuzzParseAssertion(f *testing.F) {
 			t.Fatalf("parsed an assertion with alg %q", alg)
 		}
 	})
+}
+
+func TestPrivateKeyJWT_StoreDown_TemporarilyUnavailable(t *testing.T) {
+	k := genKeys(t)["es256"]
+	e := newEnv(t)
+	e.tenant("acme", store.StatusActive)
+	id := e.jwtClient(func(c *store.Client) { c.JWKS = jwksOf(t, k) })
+	f := okAssertion(t, e, id)
+	if err := e.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The jti cannot be recorded: the client did nothing wrong, so it is
+	// neither invalid_client nor counted as a failure.
+	r := e.post(PathToken, nil, f)
+	if r.status != http.StatusServiceUnavailable || r.str("error") != CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
 }

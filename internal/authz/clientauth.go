@@ -210,8 +210,9 @@ func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, end
 	case cred.method == AuthMethodNone:
 		// A public client proves nothing, so it may not learn about other
 		// tokens (RFC 7662 §4); revocation of its own tokens is allowed
-		// (RFC 7009 §2.1).
-		ok = endpoint != "introspect"
+		// (RFC 7009 §2.1). One registered for client_credentials (which the
+		// admin API refuses) would hand tokens to anyone knowing its id.
+		ok = endpoint != "introspect" && !slices.Contains(c.GrantTypes, GrantClientCredentials)
 	}
 	if ok {
 		return c, nil

@@ -1,7 +1,10 @@
 package admincli
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -73,6 +76,9 @@ func clientDetail(tw *tabwriter.Writer, c admin.ClientView) {
 		{"token_endpoint_auth_method", c.AuthMethod},
 		{"access_token_ttl", (time.Duration(c.AccessTokenTTLSeconds) * time.Second).String()},
 		{"redirect_uris", orDash(strings.Join(c.RedirectURIs, " "))},
+		{"post_logout_redirect_uris", orDash(strings.Join(c.PostLogoutRedirectURIs, " "))},
+		{"jwks_uri", orDash(c.JWKSURI)}, {"jwks", jwksSummary(c.JWKS)},
+		{"id_token_signed_response_alg", orDash(c.IDTokenAlg)},
 		{"login", orDash(c.Contact.Login)}, {"contact", orDash(contact)},
 		{"created_at", fmtTime(c.CreatedAt)}, {"updated_at", fmtTime(c.UpdatedAt)},
 	} {
@@ -86,7 +92,8 @@ func clientDetail(tw *tabwriter.Writer, c admin.ClientView) {
 // clientFlags are the editable client fields shared by create and update.
 type clientFlags struct {
 	name, login, email, firstName, lastName, authMethod, ttl string
-	scopes, redirectURIs                                     []string
+	jwksFile, jwksURI, idTokenAlg                            string
+	scopes, redirectURIs, grantTypes, postLogoutURIs         []string
 }
 
 func (f *clientFlags) register(fs *pflag.FlagSet) {
@@ -97,8 +104,41 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.email, "email", "", "contact email")
 	fs.StringVar(&f.firstName, "first-name", "", "contact first name")
 	fs.StringVar(&f.lastName, "last-name", "", "contact last name")
-	fs.StringVar(&f.authMethod, "auth-method", "", "client_secret_basic (default) or client_secret_post")
+	fs.StringVar(&f.authMethod, "auth-method", "", "client_secret_basic (default), client_secret_post, private_key_jwt or none (a public app)")
 	fs.StringVar(&f.ttl, "ttl", "", "access token lifetime: seconds or a duration such as 1h (5m to 24h; default 24h)")
+	fs.StringArrayVar(&f.grantTypes, "grant-type", nil, "grant type: client_credentials (default), authorization_code, refresh_token or urn:ietf:params:oauth:grant-type:device_code (repeatable; on update, replaces the list)")
+	fs.StringVar(&f.jwksFile, "jwks-file", "", "file holding the client's public JWK Set, for private_key_jwt (- for stdin)")
+	fs.StringVar(&f.jwksURI, "jwks-uri", "", "https URL of the client's public JWK Set, for private_key_jwt")
+	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "ID token signing algorithm: RS256 (default), ES256 or EdDSA")
+	fs.StringArrayVar(&f.postLogoutURIs, "post-logout-redirect-uri", nil, "where sign-out may return to (repeatable; on update, replaces the list)")
+}
+
+// readJWKS reads --jwks-file, bounded, and checks it is JSON so a wrong
+// file fails here with the file's name rather than as a server problem.
+func readJWKS(cmd *cobra.Command, path string) (json.RawMessage, error) {
+	var r io.Reader
+	if path == "-" {
+		r = cmd.InOrStdin()
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--jwks-file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	const limit = 64 << 10
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("--jwks-file %s: %w", path, err)
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("--jwks-file %s: larger than %d bytes", path, limit)
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("--jwks-file %s: not valid JSON", path)
+	}
+	return json.RawMessage(b), nil
 }
 
 // parseTTL reads --ttl as seconds or a Go duration.
@@ -122,7 +162,16 @@ func newClientCreateCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := admin.CreateClientRequest{
 				Name: f.name, Scopes: f.scopes, RedirectURIs: f.redirectURIs, AuthMethod: f.authMethod,
-				Contact: store.Contact{Login: f.login, Email: f.email, FirstName: f.firstName, LastName: f.lastName},
+				Contact:    store.Contact{Login: f.login, Email: f.email, FirstName: f.firstName, LastName: f.lastName},
+				GrantTypes: f.grantTypes, JWKSURI: f.jwksURI, IDTokenAlg: f.idTokenAlg,
+				PostLogoutRedirectURIs: f.postLogoutURIs,
+			}
+			if f.jwksFile != "" {
+				jwks, err := readJWKS(cmd, f.jwksFile)
+				if err != nil {
+					return err
+				}
+				req.JWKS = jwks
 			}
 			if f.ttl != "" {
 				n, err := parseTTL(f.ttl)
@@ -139,10 +188,15 @@ func newClientCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "The client secret is shown only now: store it safely.")
+			if resp.ClientSecret != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "The client secret is shown only now: store it safely.")
+			}
 			return render(cmd, resp, func(tw *tabwriter.Writer) {
 				row(tw, "client_id:", resp.ClientID)
-				row(tw, "client_secret:", resp.ClientSecret)
+				if resp.ClientSecret != "" {
+					row(tw, "client_secret:", resp.ClientSecret)
+				}
+				row(tw, "token_endpoint_auth_method:", resp.AuthMethod)
 				row(tw, "scopes:", strings.Join(resp.Scopes, " "))
 			})
 		},
@@ -157,10 +211,10 @@ func newClientUpdateCmd() *cobra.Command {
 	var f clientFlags
 	cmd := &cobra.Command{
 		Use:   "update TENANT CLIENT_ID [flags]",
-		Short: "Change a client's name, scopes, contact, auth method, token lifetime or redirect URIs",
+		Short: "Change a client's name, scopes, contact, grant types, auth method, keys, token lifetime or redirect URIs",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req, err := f.updateRequest(cmd.Flags())
+			req, err := f.updateRequest(cmd)
 			if err != nil {
 				return err
 			}
@@ -172,7 +226,8 @@ func newClientUpdateCmd() *cobra.Command {
 }
 
 // updateRequest sets only the fields whose flags were given.
-func (f *clientFlags) updateRequest(fs *pflag.FlagSet) (admin.UpdateClientRequest, error) {
+func (f *clientFlags) updateRequest(cmd *cobra.Command) (admin.UpdateClientRequest, error) {
+	fs := cmd.Flags()
 	var req admin.UpdateClientRequest
 	str := func(flag string, v *string) *string {
 		if fs.Changed(flag) {
@@ -182,6 +237,21 @@ func (f *clientFlags) updateRequest(fs *pflag.FlagSet) (admin.UpdateClientReques
 	}
 	req.Name = str("name", &f.name)
 	req.AuthMethod = str("auth-method", &f.authMethod)
+	req.JWKSURI = str("jwks-uri", &f.jwksURI)
+	req.IDTokenAlg = str("id-token-alg", &f.idTokenAlg)
+	if fs.Changed("grant-type") {
+		req.GrantTypes = &f.grantTypes
+	}
+	if fs.Changed("post-logout-redirect-uri") {
+		req.PostLogoutRedirectURIs = &f.postLogoutURIs
+	}
+	if fs.Changed("jwks-file") {
+		jwks, err := readJWKS(cmd, f.jwksFile)
+		if err != nil {
+			return req, err
+		}
+		req.JWKS = &jwks
+	}
 	if fs.Changed("scope") {
 		req.Scopes = &f.scopes
 	}
@@ -299,4 +369,22 @@ func newClientDeleteCmd() *cobra.Command {
 	}
 	cmd.Flags().Bool("yes", false, "confirm the deletion")
 	return cmd
+}
+
+// jwksSummary describes a registered key set by its kids.
+func jwksSummary(raw json.RawMessage) string {
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			Kty string `json:"kty"`
+		} `json:"keys"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &set) != nil {
+		return "-"
+	}
+	parts := make([]string, 0, len(set.Keys))
+	for _, k := range set.Keys {
+		parts = append(parts, k.Kty+" "+orDash(k.Kid))
+	}
+	return fmt.Sprintf("%d key(s): %s", len(set.Keys), strings.Join(parts, ", "))
 }
