@@ -79,8 +79,20 @@ type Config struct {
 	FlushInterval time.Duration
 	// Registerer receives the gateway's metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// TokenUsage, when set, counts every request forwarded with a bearer
+	// token by tenant, client and day: the token side of the keys-versus-
+	// tokens traffic chart (legacy keys are counted by their checker).
+	// Requests the guard or the rate limit refuse are not counted.
+	TokenUsage TokenRecorder
 	Now        func() time.Time
 	Logger     *slog.Logger
+}
+
+// TokenRecorder counts requests made with access tokens in memory; it is
+// called once per forwarded token request and must be cheap.
+// *traffic.Service implements it.
+type TokenRecorder interface {
+	RecordToken(tenant, clientID string, at time.Time)
 }
 
 // Gateway is an http.Handler proxying guarded routes to the upstream.
@@ -238,6 +250,9 @@ func (gw *Gateway) route(label string, check *guard.Check) http.Handler {
 				writeProblem(sw, http.StatusTooManyRequests, "Too Many Requests",
 					"The rate limit of this client or key is exceeded; retry after the time in Retry-After.")
 			} else {
+				if p.Kind == guard.KindToken && gw.cfg.TokenUsage != nil {
+					gw.cfg.TokenUsage.RecordToken(p.Tenant, p.ClientID, start)
+				}
 				gw.proxy.ServeHTTP(sw, r2)
 			}
 		}

@@ -30,6 +30,7 @@ type Reader interface {
 	KeyReader
 	UserReader
 	GrantReader
+	TrafficReader
 
 	GetTenant(ctx context.Context, id string) (Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
@@ -58,6 +59,7 @@ type Tx interface {
 	KeyTx
 	UserTx
 	GrantTx
+	TrafficTx
 
 	CreateTenant(ctx context.Context, t Tenant) error
 	UpdateTenant(ctx context.Context, id string, fn func(Tenant) (Tenant, error)) error

@@ -36,14 +36,16 @@ type Counts struct {
 	AuditEvents int64 `json:"audit_events"`
 	APIKeys     int64 `json:"api_keys"`
 	UsageDays   int64 `json:"usage_days"`
-	Settings    int64 `json:"settings"`
-	Outbox      int64 `json:"outbox"`
+	// TokenUsageDays counts the per-client, per-day token request rows.
+	TokenUsageDays int64 `json:"token_usage_days"`
+	Settings       int64 `json:"settings"`
+	Outbox         int64 `json:"outbox"`
 }
 
 // Total is the number of objects of every kind.
 func (c Counts) Total() int64 {
 	return c.Tenants + c.Scopes + c.Clients + c.Users + c.SigningKeys + c.Revocations +
-		c.AuditEvents + c.APIKeys + c.UsageDays + c.Settings + c.Outbox
+		c.AuditEvents + c.APIKeys + c.UsageDays + c.TokenUsageDays + c.Settings + c.Outbox
 }
 
 // kinds lists the counts by name, for messages.
@@ -51,6 +53,7 @@ func (c Counts) kinds() []kindCount {
 	return []kindCount{{"tenants", c.Tenants}, {"scopes", c.Scopes}, {"clients", c.Clients},
 		{"users", c.Users}, {"signing keys", c.SigningKeys}, {"revocations", c.Revocations},
 		{"audit events", c.AuditEvents}, {"api keys", c.APIKeys}, {"usage days", c.UsageDays},
+		{"token usage days", c.TokenUsageDays},
 		{"settings", c.Settings}, {"outbox messages", c.Outbox}}
 }
 
@@ -139,6 +142,7 @@ func Copy(ctx context.Context, from, to store.Store, progress func(done, total i
 		{"tenants", c.tenants}, {"scopes", c.scopes}, {"clients", c.clients},
 		{"users", c.users}, {"signing keys", c.signingKeys}, {"revocations", c.revocations},
 		{"audit events", c.audit}, {"api keys", c.apiKeys}, {"usage", c.usage},
+		{"token usage", c.tokenUsage},
 		{"settings", c.settings}, {"outbox", c.outbox},
 	}
 	for _, s := range steps {
@@ -371,6 +375,29 @@ func (c *copier) usage(ctx context.Context) error {
 			Accepted: u.Accepted, Refused: u.Refused, LastUsedAt: u.LastUsedAt, LastIP: u.LastIP,
 			LastUserAgent: u.LastUserAgent, Routes: u.Routes}})
 	})
+}
+
+// tokenUsage copies the token request counts, one flush-sized delta per
+// batch: added to an empty destination, a day's delta is the day itself.
+func (c *copier) tokenUsage(ctx context.Context) error {
+	days, err := c.from.ListTokenUsage(ctx, store.TokenUsageFilter{})
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(days); start += batchSize {
+		part := days[start:min(start+batchSize, len(days))]
+		deltas := make([]store.TokenUsageDelta, 0, len(part))
+		for _, u := range part {
+			deltas = append(deltas, store.TokenUsageDelta(u))
+		}
+		err := c.write(ctx, &c.copied.TokenUsageDays, len(part), func(tx store.Tx) error {
+			return tx.AddTokenUsage(ctx, deltas)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *copier) settings(ctx context.Context) error {

@@ -59,7 +59,9 @@ const (
 	nAudit       = 2300
 	nAPIKeys     = 2600
 	nUsage       = 900
-	nOutbox      = 30
+	// More than one copy batch of token usage rows.
+	nTokenUsage = 1200
+	nOutbox     = 30
 )
 
 func apiKey(i int) store.APIKey {
@@ -138,6 +140,12 @@ func populate(t testing.TB, s store.Store) {
 			LastUsedAt: day.Add(time.Hour), LastIP: "192.0.2.1", LastUserAgent: "loader",
 			Routes: []store.RouteCount{{Route: "GET /api/invoices", Count: 3}}}})
 	})
+	batch(t, s, nTokenUsage, func(ctx context.Context, tx store.KeyTx, i int) error {
+		// 40 clients on 30 days.
+		return tx.(store.Tx).AddTokenUsage(ctx, []store.TokenUsageDelta{{Tenant: fmt.Sprint("t", i%nTenants),
+			ClientID: fmt.Sprintf("c%03d", i%40), Day: base.Truncate(24*time.Hour).AddDate(0, 0, -i/40),
+			Requests: int64(i + 1)}})
+	})
 	batch(t, s, 1, func(ctx context.Context, tx store.KeyTx, _ int) error {
 		return tx.PutSetting(ctx, "timeline", []byte(`{"sunset":"2027-01-01"}`))
 	})
@@ -150,7 +158,7 @@ func populate(t testing.TB, s store.Store) {
 
 var wantCounts = storecopy.Counts{Tenants: nTenants, Scopes: nScopes, Clients: nClients, Users: nUsers,
 	SigningKeys: nSigningKeys, Revocations: nRevocations, AuditEvents: nAudit, APIKeys: nAPIKeys,
-	UsageDays: nUsage, Settings: 1, Outbox: nOutbox}
+	UsageDays: nUsage, TokenUsageDays: nTokenUsage, Settings: 1, Outbox: nOutbox}
 
 // snapshot reads everything a store holds, in a backend-neutral order.
 type snapshot struct {
@@ -163,6 +171,7 @@ type snapshot struct {
 	Audit       []store.AuditEvent
 	APIKeys     []store.APIKey
 	Usage       []store.UsageDay
+	TokenUsage  []store.TokenUsageDay
 	Setting     []byte
 	Outbox      []store.OutboxMessage
 }
@@ -195,6 +204,8 @@ func read(t *testing.T, s store.Store) snapshot {
 	sn.APIKeys, err = kr.ListAPIKeys(ctx, store.APIKeyFilter{Limit: 1 << 20})
 	add(err)
 	sn.Usage, err = kr.ListUsage(ctx, store.UsageFilter{})
+	add(err)
+	sn.TokenUsage, err = s.ListTokenUsage(ctx, store.TokenUsageFilter{})
 	add(err)
 	sn.Setting, err = kr.GetSetting(ctx, "timeline")
 	add(err)
@@ -280,6 +291,9 @@ func TestCopy_NonEmptyDestination_Refused(t *testing.T) {
 		}},
 		{"usage", func(ctx context.Context, tx store.KeyTx) error {
 			return tx.AddUsage(ctx, []store.UsageDelta{{KeyID: "k", Day: base, Accepted: 1}})
+		}},
+		{"token usage", func(ctx context.Context, tx store.KeyTx) error {
+			return tx.(store.Tx).AddTokenUsage(ctx, []store.TokenUsageDelta{{Tenant: "t0", ClientID: "c", Day: base, Requests: 1}})
 		}},
 		{"setting", func(ctx context.Context, tx store.KeyTx) error {
 			return tx.PutSetting(ctx, "timeline", []byte(`{}`))

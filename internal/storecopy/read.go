@@ -34,6 +34,7 @@ func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, erro
 			return countPages(func(f func([]store.APIKey) error) error { return pageAPIKeys(ctx, kr, keyBatchSize, f) })
 		}},
 		{"usage", func() (int64, error) { return length(kr.ListUsage(ctx, store.UsageFilter{})) }},
+		{"token usage", func() (int64, error) { return length(s.ListTokenUsage(ctx, store.TokenUsageFilter{})) }},
 		{"settings", func() (int64, error) {
 			m, err := listSettings(ctx, s, kr)
 			return int64(len(m)), err
@@ -41,7 +42,7 @@ func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, erro
 		{"outbox", func() (int64, error) { return length(listOutbox(ctx, s, kr)) }},
 	}
 	out := []*int64{&c.Tenants, &c.Scopes, &c.Clients, &c.Users, &c.SigningKeys, &c.Revocations,
-		&c.AuditEvents, &c.APIKeys, &c.UsageDays, &c.Settings, &c.Outbox}
+		&c.AuditEvents, &c.APIKeys, &c.UsageDays, &c.TokenUsageDays, &c.Settings, &c.Outbox}
 	for i, step := range steps {
 		n, err := step.run()
 		if err != nil {

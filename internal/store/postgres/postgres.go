@@ -320,7 +320,7 @@ func (s *Store) CheckIntegrity(ctx context.Context) error {
 		return fmt.Errorf("postgres: integrity check: %w", err)
 	}
 	for _, table := range []string{"tenants", "scopes", "clients", "signing_keys",
-		"revocations", "audit_events", "api_keys", "usage_days", "settings", "outbox",
+		"revocations", "audit_events", "api_keys", "usage_days", "token_usage_days", "settings", "outbox",
 		"users", "auth_codes", "refresh_families", "device_codes", "sessions", "consents",
 		"client_assertions"} {
 		if _, err := s.pool.Exec(ctx, `SELECT 1 FROM `+table+` LIMIT 1`); err != nil {

@@ -18,6 +18,10 @@
 //     a duplicate key hash is ErrConflict, AddUsage merges counters (most
 //     used 10 routes kept) and never lowers a last-use time, and usage
 //     flushes publish nothing;
+//   - token usage (store.TrafficTx) adds up exactly across concurrent
+//     flushes and duplicate rows of one flush, is kept per UTC day, lists
+//     oldest day first (then by tenant and client), publishes nothing and
+//     stays when its tenant is deleted;
 //   - grant records publish nothing; a taken user code or session id is
 //     ErrConflict; a record is expired at its ExpiresAt instant, so
 //     DeleteExpiredGrants(now) removes those with ExpiresAt <= now;
@@ -55,6 +59,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"APIKey", apiKeyTests},
 		{"Setting", settingTests},
 		{"Usage", usageTests},
+		{"Traffic", trafficTests},
 		{"Outbox", outboxTests},
 		{"AuthFailures", authFailureTests},
 		{"User", userTests},

@@ -95,7 +95,7 @@ func Open(t testing.TB, opts postgres.Options) *postgres.Store {
 // tables lists every table of keyshift's schema, children first.
 var tables = []string{"auth_codes", "refresh_families", "device_codes", "sessions",
 	"consents", "client_assertions", "users", "clients", "api_keys", "tenants", "scopes",
-	"signing_keys", "revocations", "audit_events", "usage_days", "settings", "outbox"}
+	"signing_keys", "revocations", "audit_events", "usage_days", "token_usage_days", "settings", "outbox"}
 
 // Reuse returns a function that opens a store on one migrated schema,
 // emptied for each call: much cheaper than a fresh schema per test when a
