@@ -32,4 +32,3 @@ func (c *Console) trafficChart(r *http.Request, v *visit, tenant string) (string
 		Series: []chart.Series{keys, tokens},
 	}), nil
 }
-
