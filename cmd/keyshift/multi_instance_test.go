@@ -299,11 +299,15 @@ func signingKeys(t *testing.T, inst *child, op string) (active, next string) {
 	var list struct {
 		SigningKeys []struct {
 			KID   string `json:"kid"`
+			Alg   string `json:"alg"`
 			State string `json:"state"`
 		} `json:"signing_keys"`
 	}
 	mustCall(t, http.MethodGet, inst.url("/admin/v1/signing-keys"), op, nil, http.StatusOK, &list)
 	for _, k := range list.SigningKeys {
+		if k.Alg != "ES256" { // the access tokens' algorithm; RS256 keys rotate alongside
+			continue
+		}
 		switch k.State {
 		case store.KeyActive:
 			active = k.KID

@@ -101,7 +101,7 @@ func newServeCmd() *cobra.Command {
 	cf.register(cmd)
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", envOr("KEYSHIFT_TLS_CERT", ""), "TLS certificate file (PEM) [KEYSHIFT_TLS_CERT]")
 	cmd.Flags().StringVar(&tlsKey, "tls-key", envOr("KEYSHIFT_TLS_KEY", ""), "TLS private key file (PEM) [KEYSHIFT_TLS_KEY]")
-	cmd.Flags().StringVar(&alg, "signing-alg", envOr("KEYSHIFT_SIGNING_ALG", "ES256"), "access token signing algorithm: ES256 or EdDSA [KEYSHIFT_SIGNING_ALG]")
+	cmd.Flags().StringVar(&alg, "signing-alg", envOr("KEYSHIFT_SIGNING_ALG", "ES256"), "access token signing algorithm: ES256, EdDSA or RS256; keys of the others are kept for ID tokens [KEYSHIFT_SIGNING_ALG]")
 	cmd.Flags().DurationVar(&prePublish, "key-prepublish", time.Hour, "how long a new signing key is published before it signs")
 	cmd.Flags().StringVar(&scopesFile, "scopes", envOr("KEYSHIFT_SCOPES", ""), "scope catalogue file to load at start (JSON, see internal/demo/catalogue.json) [KEYSHIFT_SCOPES]")
 	gw.register(cmd)

@@ -70,9 +70,16 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		q.Set("redirect_uri", "http://127.0.0.1:49152/cb")
 	})
 	add(func(q url.Values) { q.Set("client_id", "native"); q.Set("redirect_uri", "http://[::1]:8080/cb") })
-	add(func(q url.Values) { q.Set("client_id", "native"); q.Set("redirect_uri", "http://127.0.0.1:49152/other") })
+	add(func(q url.Values) {
+		q.Set("client_id", "native")
+		q.Set("redirect_uri", "http://127.0.0.1:49152/other")
+	})
 	add(func(q url.Values) { q.Set("client_id", "native"); q.Set("redirect_uri", "http://localhost:49152/cb") })
-	add(func(q url.Values) { q.Set("client_id", "query"); q.Set("redirect_uri", "https://q.example/cb?tenant=acme"); q.Set("scope", "a.b.c") })
+	add(func(q url.Values) {
+		q.Set("client_id", "query")
+		q.Set("redirect_uri", "https://q.example/cb?tenant=acme")
+		q.Set("scope", "a.b.c")
+	})
 	add(func(q url.Values) { q.Set("client_id", "machine") })
 	add(func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") })
 	add(func(q url.Values) { q.Del("redirect_uri") })

@@ -106,8 +106,30 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 		reused string // why the family was revoked now, if it was
 	)
 	err = s.st.Tx(ctx, func(tx store.Tx) error {
+		// The person first: a disabled user, a disabled tenant or a password
+		// reset ends the family before anything rotates, revoking the
+		// access token the client holds.
+		cur, err := tx.GetRefreshFamily(ctx, family)
+		if errors.Is(err, store.ErrNotFound) {
+			return errInvalidGrant("the refresh token is unknown or has expired")
+		}
+		if err != nil {
+			return err
+		}
+		var u store.User
+		if cur.ClientID == c.ID && cur.RevokedAt == nil {
+			var uerr error
+			u, uerr = tx.GetUser(ctx, cur.UserID)
+			if uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+				return uerr
+			}
+			if uerr != nil || u.Disabled || !s.clients.tenantActive(u.Tenant) || u.PasswordChangedAt.After(cur.AuthTime) {
+				reused = "user_inactive"
+				return s.revokeFamily(ctx, tx, cur.ID, reused, now)
+			}
+		}
 		var fam store.RefreshFamily
-		err := tx.UpdateRefreshFamily(ctx, family, func(f store.RefreshFamily) (store.RefreshFamily, error) {
+		err = tx.UpdateRefreshFamily(ctx, family, func(f store.RefreshFamily) (store.RefreshFamily, error) {
 			switch {
 			case f.ClientID != c.ID:
 				return f, errInvalidGrant("the refresh token was issued to another client")
@@ -144,15 +166,6 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 		}
 		if reused != "" {
 			return revokeFamilyToken(ctx, tx, fam, now)
-		}
-		u, err := tx.GetUser(ctx, fam.UserID)
-		// A password reset revokes what was granted with the old password.
-		if err != nil || u.Disabled || !s.clients.tenantActive(u.Tenant) || u.PasswordChangedAt.After(fam.AuthTime) {
-			reused = "user_inactive"
-			if err := s.revokeFamily(ctx, tx, fam.ID, reused, now); err != nil {
-				return err
-			}
-			return nil
 		}
 		scopes := intersect(fam.Scopes, grantCeiling(c))
 		scopes = entitledScopes(scopes, u)

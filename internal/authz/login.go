@@ -45,11 +45,6 @@ func loginURL(tenant, ret, hint string) string {
 	return PathLogin + "?" + v.Encode()
 }
 
-// LoginURL is the sign-in page for a person of tenant ("" lets the person
-// name their organisation) that returns to ret, a path of this server such
-// as one under /console/.
-func LoginURL(tenant, ret string) string { return loginURL(tenant, ret, "") }
-
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -145,6 +140,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.logins.WithLabelValues("success").Inc()
 	s.log.Info("user signed in", "tenant", u.Tenant, "user_id", u.ID, "remote_addr", remoteAddr(r))
+	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, ret, http.StatusSeeOther)
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/keyshift/keyshift/internal/store"
 )
 
 // handleLogout is RP-initiated logout (OpenID Connect RP-Initiated Logout
@@ -49,8 +51,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	redirect := f.get("post_logout_redirect_uri")
 	var clientName string
 	if clientID != "" {
-		c, _ := s.clients.lookup(clientID)
-		if c == nil {
+		c, tenantActive := s.clients.lookup(clientID)
+		if c == nil || !tenantActive || c.Status != store.StatusActive {
 			s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "the client is unknown")
 			return
 		}

@@ -309,7 +309,9 @@ func TestAuthorize_SessionOfOtherTenantNotUsed(t *testing.T) {
 }
 
 // TestSafeReturn: the return path after sign-in is one of keyshift's own
-// flow pages, never another site. Guards safeReturn.
+// flow pages, never another site. Guards safeReturn's allowlist of flow
+// paths; the "//" and "\" checks before it are defence in depth (every
+// value they refuse, the allowlist refuses too).
 func TestSafeReturn(t *testing.T) {
 	tests := []struct {
 		ret  string

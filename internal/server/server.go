@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, fmt.Errorf("master secret: %w", err)
 	}
 	keyring, err := signing.New(ctx, st, sealer, signing.Config{
-		Alg: cfg.SigningAlg, PrePublish: cfg.KeyPrePublish, RotateEvery: cfg.KeyRotateEvery,
+		Alg: cfg.SigningAlg, ExtraAlgs: idTokenAlgs(cfg.SigningAlg), PrePublish: cfg.KeyPrePublish, RotateEvery: cfg.KeyRotateEvery,
 		Now: cfg.Now, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -378,6 +378,22 @@ func (c credentialChecks) TestCredentials(ctx context.Context, clientID, secret,
 	var out []console.CheckResult
 	for _, ch := range agentcli.CheckCredentials(ctx, c.issuer, clientID, secret, strings.Fields(scope), hc) {
 		out = append(out, console.CheckResult{Name: ch.Name, Status: ch.Status, Detail: ch.Detail, Fix: ch.Fix})
+	}
+	return out
+}
+
+// idTokenAlgs are the algorithms kept besides the access tokens' own, so
+// every ID token alg a client may register (RS256, the OpenID Connect
+// default, ES256, EdDSA) has an active key.
+func idTokenAlgs(primary string) []string {
+	if primary == "" {
+		primary = signing.AlgES256
+	}
+	var out []string
+	for _, a := range []string{signing.AlgRS256, signing.AlgES256, signing.AlgEdDSA} {
+		if a != primary {
+			out = append(out, a)
+		}
 	}
 	return out
 }

@@ -22,7 +22,7 @@ func (c *sharedClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // cluster is three keyrings on one PostgreSQL schema, each with a store of
 // its own (so changes reach the others through LISTEN/NOTIFY only), all
-// running their Run loop.
+// running their Run loop and keeping keys of clusterAlgs.
 type cluster struct {
 	clock  *sharedClock
 	stores []*postgres.Store
@@ -33,6 +33,9 @@ const (
 	testPrePublish  = time.Hour
 	testRotateEvery = 24 * time.Hour
 )
+
+// clusterAlgs are the algorithms the cluster keeps, primary first.
+var clusterAlgs = []string{AlgES256, AlgRS256, AlgEdDSA}
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
@@ -53,6 +56,7 @@ func newCluster(t *testing.T) *cluster {
 		go func() {
 			defer wg.Done()
 			c.rings[i], errs[i] = New(context.Background(), c.stores[i], sealer, Config{
+				Alg: clusterAlgs[0], ExtraAlgs: clusterAlgs[1:],
 				PrePublish: testPrePublish, RotateEvery: testRotateEvery, MaxTokenTTL: time.Hour,
 				CheckEvery: time.Hour, Now: c.clock.now, Logger: slog.New(slog.DiscardHandler),
 			})
@@ -91,46 +95,63 @@ func published(t *testing.T, k *Keyring) map[string]bool {
 	return out
 }
 
-// stored returns the active and next kids in the store.
-func (c *cluster) stored(t *testing.T) (active, next []string) {
+// kids are the active and next kid of each algorithm.
+type kids map[string]struct{ active, next string }
+
+// stored returns the active and next kids in the store by algorithm.
+func (c *cluster) stored(t *testing.T) (active, next map[string][]string) {
 	t.Helper()
 	rows, err := c.stores[0].ListSigningKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	active, next = map[string][]string{}, map[string][]string{}
 	for _, r := range rows {
 		switch r.State {
 		case store.KeyActive:
-			active = append(active, r.ID)
+			active[r.Alg] = append(active[r.Alg], r.ID)
 		case store.KeyNext:
-			next = append(next, r.ID)
+			next[r.Alg] = append(next[r.Alg], r.ID)
 		}
 	}
 	return active, next
 }
 
 // converge waits until the store holds exactly one active and one next key
-// and every keyring signs with that active key and publishes both.
-func (c *cluster) converge(t *testing.T, what string) (active, next string) {
+// per algorithm, and every keyring signs with those active keys (Sign with
+// the primary's) and publishes all of them.
+func (c *cluster) converge(t *testing.T, what string) kids {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		a, n := c.stored(t)
-		ok := len(a) == 1 && len(n) == 1
+		ok := len(a) == len(clusterAlgs) && len(n) == len(clusterAlgs)
+		for _, alg := range clusterAlgs {
+			ok = ok && len(a[alg]) == 1 && len(n[alg]) == 1
+		}
 		for _, k := range c.rings {
 			if !ok {
 				break
 			}
 			p := published(t, k)
-			ok = k.ActiveKeyID() == a[0] && p[a[0]] && p[n[0]]
+			ok = k.ActiveKeyID() == a[clusterAlgs[0]][0]
+			for _, alg := range clusterAlgs {
+				ok = ok && activeKID(k, alg) == a[alg][0] && p[a[alg][0]] && p[n[alg][0]]
+			}
 		}
 		if ok {
-			return a[0], n[0]
+			out := kids{}
+			for _, alg := range clusterAlgs {
+				out[alg] = struct{ active, next string }{a[alg][0], n[alg][0]}
+			}
+			return out
 		}
 		if time.Now().After(deadline) {
 			var signing []string
 			for _, k := range c.rings {
-				signing = append(signing, k.ActiveKeyID())
+				for _, alg := range clusterAlgs {
+					signing = append(signing, alg+":"+activeKID(k, alg))
+				}
 			}
 			t.Fatalf("%s: store has active %v next %v; keyrings sign with %v", what, a, n, signing)
 		}
@@ -139,8 +160,8 @@ func (c *cluster) converge(t *testing.T, what string) (active, next string) {
 }
 
 // watchSigning checks, until stop is closed, that whatever key any keyring
-// signs with is published by all of them. It returns the number of
-// violations seen.
+// signs with, in any algorithm, is published by all of them. It returns
+// the violations seen.
 func (c *cluster) watchSigning(t *testing.T, stop <-chan struct{}) <-chan []string {
 	out := make(chan []string, 1)
 	go func() {
@@ -153,21 +174,23 @@ func (c *cluster) watchSigning(t *testing.T, stop <-chan struct{}) <-chan []stri
 			default:
 			}
 			for i, k := range c.rings {
-				kid := k.ActiveKeyID()
-				for j, o := range c.rings {
-					body, _ := o.JWKS()
-					var set struct {
-						Keys []struct {
-							Kid string `json:"kid"`
-						} `json:"keys"`
-					}
-					_ = json.Unmarshal(body, &set)
-					found := false
-					for _, key := range set.Keys {
-						found = found || key.Kid == kid
-					}
-					if !found && len(bad) < 10 {
-						bad = append(bad, "keyring "+string(rune('A'+i))+" signs with "+kid+" unpublished by "+string(rune('A'+j)))
+				for _, alg := range clusterAlgs {
+					kid := activeKID(k, alg)
+					for j, o := range c.rings {
+						body, _ := o.JWKS()
+						var set struct {
+							Keys []struct {
+								Kid string `json:"kid"`
+							} `json:"keys"`
+						}
+						_ = json.Unmarshal(body, &set)
+						found := false
+						for _, key := range set.Keys {
+							found = found || key.Kid == kid
+						}
+						if !found && len(bad) < 10 {
+							bad = append(bad, "keyring "+string(rune('A'+i))+" signs "+alg+" with "+kid+" unpublished by "+string(rune('A'+j)))
+						}
 					}
 				}
 			}
@@ -178,15 +201,15 @@ func (c *cluster) watchSigning(t *testing.T, stop <-chan struct{}) <-chan []stri
 }
 
 // TestKeyring_ThreeInstancesOnePostgres_RotateAsOne starts three keyrings at
-// once on an empty schema, then rotates repeatedly with the scheduled
-// Maintain racing on all three and, in the last rounds, the admin verb on
-// one of them racing the others' Maintain. After each round all three must
-// sign with the same key, the store must hold exactly one active and one
-// next key, and at no moment may a keyring sign with a key another does not
-// publish.
+// once on an empty schema, each keeping three algorithms, then rotates
+// repeatedly with the scheduled Maintain racing on all three and, in the
+// last rounds, the admin verb on one of them racing the others' Maintain.
+// After each round all three must sign with the same key per algorithm,
+// the store must hold exactly one active and one next key per algorithm,
+// and at no moment may a keyring sign with a key another does not publish.
 func TestKeyring_ThreeInstancesOnePostgres_RotateAsOne(t *testing.T) {
 	c := newCluster(t)
-	active, next := c.converge(t, "start-up of three instances at once")
+	before := c.converge(t, "start-up of three instances at once")
 	for round := range 6 {
 		stop := make(chan struct{})
 		violations := c.watchSigning(t, stop)
@@ -208,18 +231,21 @@ func TestKeyring_ThreeInstancesOnePostgres_RotateAsOne(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		gotActive, gotNext := c.converge(t, "after rotation round")
+		after := c.converge(t, "after rotation round")
 		close(stop)
 		if bad := <-violations; len(bad) > 0 {
 			t.Errorf("round %d: %v", round, bad)
 		}
-		if gotActive != next {
-			t.Errorf("round %d: active %s; want the published next key %s", round, gotActive, next)
+		for _, alg := range clusterAlgs {
+			was, got := before[alg], after[alg]
+			if got.active != was.next {
+				t.Errorf("round %d, %s: active %s; want the published next key %s", round, alg, got.active, was.next)
+			}
+			if got.next == was.next || got.active == was.active {
+				t.Errorf("round %d, %s: no rotation (active %s → %s, next %s → %s)", round, alg, was.active, got.active, was.next, got.next)
+			}
 		}
-		if gotNext == next || gotActive == active {
-			t.Errorf("round %d: no rotation (active %s → %s, next %s → %s)", round, active, gotActive, next, gotNext)
-		}
-		active, next = gotActive, gotNext
+		before = after
 		// Let the new next key's pre-publication time pass.
 		c.clock.advance(testPrePublish)
 	}

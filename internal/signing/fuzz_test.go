@@ -8,14 +8,26 @@ import (
 )
 
 // FuzzVerify feeds arbitrary tokens to Verify: it must never panic, and
-// whatever it accepts must carry a published kid and a payload.
+// whatever it accepts must carry a published kid, of a key whose algorithm
+// the header names, and a payload.
 func FuzzVerify(f *testing.F) {
-	k := newMemKeyring(f, AlgES256, store.KeyActive, store.KeyNext)
+	k, _ := newMultiKeyring(f, Config{Alg: AlgES256, ExtraAlgs: []string{AlgRS256}},
+		memKey{AlgES256, store.KeyActive}, memKey{AlgES256, store.KeyNext}, memKey{AlgRS256, store.KeyActive})
 	ed := newMemKeyring(f, AlgEdDSA, store.KeyActive)
 	good := mustSignF(f, k, "at+jwt")
 	parts := strings.Split(good, ".")
+	rs, err := k.SignWith(AlgRS256, "at+jwt", map[string]any{"sub": "fuzz", "exp": 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	rsParts := strings.Split(rs, ".")
+	rsKID := activeKID(k, AlgRS256)
 	for _, seed := range []string{
 		good,
+		rs,
+		b64s(`{"alg":"ES256","kid":"`+rsKID+`","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2],
+		b64s(`{"alg":"RS256","kid":"`+k.ActiveKeyID()+`","typ":"at+jwt"}`) + "." + rsParts[1] + "." + rsParts[2],
+		rsParts[0] + "." + rsParts[1] + "." + parts[2],
 		mustSignF(f, ed, "at+jwt"),
 		mustSignF(f, k, ""),
 		"",
@@ -41,8 +53,13 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if k.set.Load().byKID[kid] == nil || len(payload) == 0 {
+		kk := k.set.Load().byKID[kid]
+		if kk == nil || len(payload) == 0 {
 			t.Fatalf("accepted %q with kid %q payload %q", token, kid, payload)
+		}
+		h, err := parseHeader(token[:strings.IndexByte(token, '.')])
+		if err != nil || h.alg != kk.alg {
+			t.Fatalf("accepted %q: header alg %q (%v) for a key of alg %s", token, h.alg, err, kk.alg)
 		}
 	})
 }

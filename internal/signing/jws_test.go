@@ -16,7 +16,7 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-var algs = []string{AlgES256, AlgEdDSA}
+var algs = []string{AlgES256, AlgEdDSA, AlgRS256}
 
 type testClaims struct {
 	Sub string `json:"sub"`
@@ -125,8 +125,11 @@ func TestVerify_AcceptsGoJoseTokens(t *testing.T) {
 			k := newMemKeyring(t, alg, store.KeyActive)
 			kk := signingKeyOf(t, k, k.ActiveKeyID())
 			var priv any = kk.ecPriv
-			if alg == AlgEdDSA {
+			switch alg {
+			case AlgEdDSA:
 				priv = kk.edPriv
+			case AlgRS256:
+				priv = kk.rsaPriv
 			}
 			signer, err := jose.NewSigner(
 				jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: priv, KeyID: kk.kid}},

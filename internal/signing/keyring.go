@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,8 +28,19 @@ const (
 )
 
 // Config configures a Keyring. Zero values take the defaults.
+//
+// Every instance sharing a store must keep the same algorithms: an instance
+// retires the keys of algorithms it does not keep.
 type Config struct {
-	Alg         string        // "ES256" (default) or "EdDSA"; used for new keys
+	// Alg is the primary algorithm, the one Sign uses (access tokens):
+	// "ES256" (default), "EdDSA" or "RS256".
+	Alg string
+	// ExtraAlgs are the algorithms kept besides Alg, for SignWith (ID
+	// tokens, per-client choice); each has keys of its own with their own
+	// next → active → retired lifecycle. nil means RS256, OpenID Connect's
+	// default ID token algorithm, unless Alg is RS256; an empty, non-nil
+	// slice keeps none.
+	ExtraAlgs   []string
 	PrePublish  time.Duration // how long a next key is in the JWKS before it may sign; default 1h
 	RotateEvery time.Duration // scheduled rotation of the active key; 0 = default 30 days; <0 = never
 	MaxTokenTTL time.Duration // retired keys stay published this long after retirement; default 24h
@@ -42,7 +54,20 @@ func (c Config) withDefaults() (Config, error) {
 		c.Alg = AlgES256
 	}
 	if !validAlg(c.Alg) {
-		return c, fmt.Errorf("signing: unsupported alg %q (want %s or %s)", c.Alg, AlgES256, AlgEdDSA)
+		return c, fmt.Errorf("signing: unsupported alg %q (want one of %s)", c.Alg, strings.Join(supportedAlgs, ", "))
+	}
+	extra := c.ExtraAlgs
+	if extra == nil {
+		extra = []string{AlgRS256}
+	}
+	c.ExtraAlgs = make([]string, 0, len(extra))
+	for _, alg := range extra {
+		if !validAlg(alg) {
+			return c, fmt.Errorf("signing: unsupported extra alg %q (want one of %s)", alg, strings.Join(supportedAlgs, ", "))
+		}
+		if alg != c.Alg && !slices.Contains(c.ExtraAlgs, alg) {
+			c.ExtraAlgs = append(c.ExtraAlgs, alg)
+		}
 	}
 	if c.PrePublish <= 0 {
 		c.PrePublish = DefaultPrePublish
@@ -65,13 +90,18 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Keyring holds the published signing keys, signs with the active one and
-// verifies with any. Signing and verifying read an immutable snapshot
-// through an atomic pointer, so they never wait for a reload.
+// algs returns the kept algorithms, primary first. c must have its defaults.
+func (c Config) algs() []string { return append([]string{c.Alg}, c.ExtraAlgs...) }
+
+// Keyring holds the published signing keys of every kept algorithm, signs
+// with the active key of an algorithm and verifies with any published key.
+// Signing and verifying read an immutable snapshot through an atomic
+// pointer, so they never wait for a reload.
 type Keyring struct {
 	st     store.Store
 	sealer *Sealer
 	cfg    Config
+	algs   []string // kept algorithms, primary first
 	log    *slog.Logger
 
 	set      atomic.Pointer[keySet]
@@ -80,17 +110,20 @@ type Keyring struct {
 
 // keySet is an immutable snapshot of the published keys.
 type keySet struct {
-	active *key
-	keys   []*key // published keys: active, next, retired
-	byKID  map[string]*key
-	rows   []store.SigningKey // records of keys, without PrivateSealed
-	jwks   []byte
-	etag   string
+	active  *key   // the primary algorithm's active key: Sign's one load
+	actives []*key // active key per kept algorithm, in Keyring.algs order; nil where none
+	keys    []*key // published keys: active, next, retired
+	byKID   map[string]*key
+	rows    []store.SigningKey // records of keys, without PrivateSealed
+	jwks    []byte
+	etag    string
 }
 
-// New loads keys from the store. On first start, when there is no active
-// key, it creates an active key and a next key in one transaction with an
-// audit event.
+// New loads keys from the store. When a kept algorithm has no active key
+// (first start, or an algorithm added to the configuration) it creates one
+// in a transaction with an audit event: with a next key for the primary
+// algorithm; the other algorithms get theirs from the first Maintain, which
+// Run calls at once, so that start-up generates one RSA key, not two.
 func New(ctx context.Context, st store.Store, sealer *Sealer, cfg Config) (*Keyring, error) {
 	if st == nil || sealer == nil {
 		return nil, errors.New("signing: new keyring: store and sealer are required")
@@ -99,11 +132,11 @@ func New(ctx context.Context, st store.Store, sealer *Sealer, cfg Config) (*Keyr
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{st: st, sealer: sealer, cfg: cfg, log: cfg.Logger.With("component", "signing")}
+	k := &Keyring{st: st, sealer: sealer, cfg: cfg, algs: cfg.algs(), log: cfg.Logger.With("component", "signing")}
 	if err := k.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if k.set.Load().active != nil {
+	if len(k.withoutActive()) == 0 {
 		return k, nil
 	}
 	if err := k.bootstrap(ctx); err != nil {
@@ -112,16 +145,32 @@ func New(ctx context.Context, st store.Store, sealer *Sealer, cfg Config) (*Keyr
 	if err := k.Reload(ctx); err != nil {
 		return nil, err
 	}
-	if k.set.Load().active == nil {
-		return nil, fmt.Errorf("signing: new keyring: %w after creating keys", ErrNoActiveKey)
+	if missing := k.withoutActive(); len(missing) > 0 {
+		return nil, fmt.Errorf("signing: new keyring: %w for %s after creating keys", ErrNoActiveKey, strings.Join(missing, ", "))
 	}
 	return k, nil
 }
 
-// bootstrap creates the first active key, and a next key if there is none.
+// withoutActive returns the kept algorithms without an active key in the
+// current snapshot.
+func (k *Keyring) withoutActive() []string {
+	set := k.set.Load()
+	var out []string
+	for i, alg := range k.algs {
+		if set.actives[i] == nil {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// bootstrap creates an active key for every kept algorithm that has none,
+// and a next key for the primary algorithm if it has none.
 func (k *Keyring) bootstrap(ctx context.Context) error {
 	now := k.cfg.Now()
+	var created []string
 	err := k.st.Tx(ctx, func(tx store.Tx) error {
+		created = nil // a retried transaction starts again
 		if err := lockKeys(ctx, tx, now); err != nil {
 			return err
 		}
@@ -129,27 +178,41 @@ func (k *Keyring) bootstrap(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(withState(rows, store.KeyActive)) > 0 {
-			return nil // another instance got there first
-		}
-		active, err := k.createKey(ctx, tx, store.KeyActive, now, now)
-		if err != nil {
-			return err
-		}
-		details := map[string]string{"active": active}
-		if len(withState(rows, store.KeyNext)) == 0 {
-			next, err := k.createKey(ctx, tx, store.KeyNext, now, now.Add(k.cfg.PrePublish))
+		details := map[string]map[string]string{}
+		var object string
+		for _, alg := range k.algs {
+			own := ofAlg(rows, alg)
+			if len(withState(own, store.KeyActive)) > 0 {
+				continue // another instance got there first
+			}
+			active, err := k.createKey(ctx, tx, alg, store.KeyActive, now, now)
 			if err != nil {
 				return err
 			}
-			details["next"] = next
+			details[alg] = map[string]string{"active": active}
+			if alg == k.cfg.Alg && len(withState(own, store.KeyNext)) == 0 {
+				next, err := k.createKey(ctx, tx, alg, store.KeyNext, now, now.Add(k.cfg.PrePublish))
+				if err != nil {
+					return err
+				}
+				details[alg]["next"] = next
+			}
+			if object == "" {
+				object = active
+			}
+			created = append(created, alg)
 		}
-		return appendAudit(ctx, tx, systemEvent(now, "signing_key.create", active, details))
+		if object == "" {
+			return nil
+		}
+		return appendAudit(ctx, tx, systemEvent(now, "signing_key.create", object, details))
 	})
 	if err != nil {
 		return fmt.Errorf("signing: create first keys: %w", err)
 	}
-	k.log.Info("created first signing keys", "alg", k.cfg.Alg)
+	if len(created) > 0 {
+		k.log.Info("created first signing keys", "algs", created)
+	}
 	return nil
 }
 
@@ -172,8 +235,39 @@ func (k *Keyring) SignPayload(typ string, payload []byte) (string, error) {
 	return set.active.sign(typ, payload)
 }
 
-// Verify checks a compact JWS signed by any published key and returns its
-// payload and key id. It refuses alg "none", an alg other than the key's,
+// SignWith is Sign with the active key of alg, which must be one of Algs.
+func (k *Keyring) SignWith(alg, typ string, claims any) (string, error) {
+	kk, err := k.activeFor(alg)
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("sign: encode claims: %w", err)
+	}
+	return kk.sign(typ, payload)
+}
+
+// activeFor returns the active key of alg.
+func (k *Keyring) activeFor(alg string) (*key, error) {
+	i := slices.Index(k.algs, alg)
+	if i < 0 {
+		return nil, fmt.Errorf("%w for alg %q: keyshift keeps keys for %s only", ErrNoActiveKey, alg, strings.Join(k.algs, ", "))
+	}
+	if set := k.set.Load(); set != nil && set.actives[i] != nil {
+		return set.actives[i], nil
+	}
+	return nil, fmt.Errorf("%w for alg %s", ErrNoActiveKey, alg)
+}
+
+// Algs returns the algorithms the keyring keeps keys for, primary (Sign's)
+// first.
+func (k *Keyring) Algs() []string { return slices.Clone(k.algs) }
+
+// Verify checks a compact JWS signed by any published key, of any
+// algorithm, and returns its payload and key id. It refuses alg "none", an
+// alg other than the key's (so a token cannot make a key of one algorithm
+// verify as another),
 // an unknown kid, a typ other than wantTyp (when wantTyp is not empty),
 // malformed tokens and tokens over MaxTokenSize. It does not check claims.
 func (k *Keyring) Verify(token, wantTyp string) (payload []byte, kid string, err error) {
@@ -191,7 +285,8 @@ func (k *Keyring) JWKS() (body []byte, etag string) {
 	return set.jwks, set.etag
 }
 
-// ActiveKeyID returns the kid that signs now.
+// ActiveKeyID returns the kid that Sign signs with now (the primary
+// algorithm's active key).
 func (k *Keyring) ActiveKeyID() string {
 	if set := k.set.Load(); set != nil && set.active != nil {
 		return set.active.kid
@@ -199,8 +294,9 @@ func (k *Keyring) ActiveKeyID() string {
 	return ""
 }
 
-// Keys returns the records of the published keys (without their sealed
-// private parts), active first.
+// Keys returns the records of the published keys of every algorithm
+// (without their sealed private parts): active, then next, then retired,
+// the primary algorithm first within each state.
 func (k *Keyring) Keys() []store.SigningKey {
 	return slices.Clone(k.set.Load().rows)
 }
@@ -219,8 +315,10 @@ func (k *Keyring) Reload(ctx context.Context) error {
 		return fmt.Errorf("signing: reload: %w", err)
 	}
 	k.set.Store(set)
-	if prev != nil && prev.active != set.active && set.active != nil {
-		k.log.Info("active signing key changed", "kid", set.active.kid)
+	for i, alg := range k.algs {
+		if prev != nil && prev.actives[i] != set.actives[i] && set.actives[i] != nil {
+			k.log.Info("active signing key changed", "alg", alg, "kid", set.actives[i].kid)
+		}
 	}
 	return nil
 }
@@ -228,29 +326,43 @@ func (k *Keyring) Reload(ctx context.Context) error {
 // stateOrder sorts published keys: active, next, retired.
 var stateOrder = map[string]int{store.KeyActive: 0, store.KeyNext: 1, store.KeyRetired: 2}
 
+// algRank orders algorithms: kept ones in Keyring.algs order, then others.
+func (k *Keyring) algRank(alg string) int {
+	if i := slices.Index(k.algs, alg); i >= 0 {
+		return i
+	}
+	return len(k.algs)
+}
+
 func (k *Keyring) buildSet(rows []store.SigningKey, prev *keySet) (*keySet, error) {
 	slices.SortStableFunc(rows, func(a, b store.SigningKey) int {
 		if d := stateOrder[a.State] - stateOrder[b.State]; d != 0 {
 			return d
 		}
+		if d := k.algRank(a.Alg) - k.algRank(b.Alg); d != 0 {
+			return d
+		}
 		return b.ActivateAt.Compare(a.ActivateAt) // newest first
 	})
-	set := &keySet{byKID: make(map[string]*key, len(rows))}
+	set := &keySet{byKID: make(map[string]*key, len(rows)), actives: make([]*key, len(k.algs))}
 	jwks := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(rows))}
 	for _, row := range rows {
-		withPrivate := row.State == store.KeyActive || row.State == store.KeyNext
+		kept := slices.Index(k.algs, row.Alg)
+		// Only the next and active keys of kept algorithms may sign; keys of
+		// other algorithms are on their way out (see planMaintenance).
+		withPrivate := kept >= 0 && (row.State == store.KeyActive || row.State == store.KeyNext)
 		kk, err := k.keyFor(row, prev, withPrivate)
 		if err != nil && !withPrivate {
-			// A broken retired key must not stop signing; it only means
-			// tokens it signed stop verifying early.
-			k.log.Warn("skipping unreadable retired signing key", "kid", row.ID, "err", err)
+			// A broken key that may not sign must not stop signing; it only
+			// means tokens it signed stop verifying early.
+			k.log.Warn("skipping unreadable signing key", "kid", row.ID, "alg", row.Alg, "state", row.State, "err", err)
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		if row.State == store.KeyActive && set.active == nil {
-			set.active = kk
+		if row.State == store.KeyActive && kept >= 0 && set.actives[kept] == nil {
+			set.actives[kept] = kk
 		}
 		row.PrivateSealed = nil
 		set.rows = append(set.rows, row)
@@ -258,6 +370,7 @@ func (k *Keyring) buildSet(rows []store.SigningKey, prev *keySet) (*keySet, erro
 		set.byKID[kk.kid] = kk
 		jwks.Keys = append(jwks.Keys, kk.jwk)
 	}
+	set.active = set.actives[0]
 	body, err := json.Marshal(jwks)
 	if err != nil {
 		return nil, fmt.Errorf("encode JWKS: %w", err)
@@ -297,14 +410,24 @@ func withState(rows []store.SigningKey, state string) []store.SigningKey {
 	return out
 }
 
+func ofAlg(rows []store.SigningKey, alg string) []store.SigningKey {
+	var out []store.SigningKey
+	for _, r := range rows {
+		if r.Alg == alg {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // createKey generates, seals and stores a new key and returns its kid.
-func (k *Keyring) createKey(ctx context.Context, tx store.Tx, state string, now, activateAt time.Time) (string, error) {
-	rec, err := generateKey(k.sealer, k.cfg.Alg, state, now, activateAt)
+func (k *Keyring) createKey(ctx context.Context, tx store.Tx, alg, state string, now, activateAt time.Time) (string, error) {
+	rec, err := generateKey(k.sealer, alg, state, now, activateAt)
 	if err != nil {
 		return "", err
 	}
 	if err := tx.CreateSigningKey(ctx, rec); err != nil {
-		return "", fmt.Errorf("create %s signing key %s: %w", state, rec.ID, err)
+		return "", fmt.Errorf("create %s %s signing key %s: %w", state, alg, rec.ID, err)
 	}
 	return rec.ID, nil
 }

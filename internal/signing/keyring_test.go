@@ -132,8 +132,11 @@ func jwksKids(t *testing.T, k *Keyring) []string {
 	return kids
 }
 
+// single keeps the primary algorithm only, for tests of one key lifecycle.
+var single = []string{}
+
 func TestNew_FirstStart_CreatesActiveAndNextWithAudit(t *testing.T) {
-	f := newFixture(t, Config{PrePublish: 2 * time.Hour})
+	f := newFixture(t, Config{PrePublish: 2 * time.Hour, ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	keys := keysByState(t, f.st)
 	if len(keys[store.KeyActive]) != 1 || len(keys[store.KeyNext]) != 1 || len(keys[store.KeyRetired]) != 0 {
@@ -158,7 +161,7 @@ func TestNew_FirstStart_CreatesActiveAndNextWithAudit(t *testing.T) {
 }
 
 func TestNew_EdDSA_CreatesEdDSAKeys(t *testing.T) {
-	f := newFixture(t, Config{Alg: AlgEdDSA})
+	f := newFixture(t, Config{Alg: AlgEdDSA, ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	for _, rows := range keysByState(t, f.st) {
 		for _, r := range rows {
@@ -212,13 +215,13 @@ func TestNew_WrongMasterSecret_ClearError(t *testing.T) {
 	if !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), "wrong master secret") {
 		t.Fatalf("New with another master secret = %v, want ErrOpen", err)
 	}
-	if n := len(keysByState(t, f.st)[store.KeyActive]); n != 1 {
-		t.Fatalf("%d active keys after a failed start, want 1", n)
+	if n := len(keysByState(t, f.st)[store.KeyActive]); n != 2 {
+		t.Fatalf("%d active keys after a failed start, want 2 (ES256 and RS256)", n)
 	}
 }
 
 func TestRotate_OldTokensVerify_NewTokensCarryNewKid(t *testing.T) {
-	f := newFixture(t, Config{MaxTokenTTL: 3 * time.Hour})
+	f := newFixture(t, Config{MaxTokenTTL: 3 * time.Hour, ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	before := keysByState(t, f.st)
 	oldActive, oldNext := before[store.KeyActive][0].ID, before[store.KeyNext][0].ID
@@ -271,6 +274,9 @@ func TestRotate_OldTokensVerify_NewTokensCarryNewKid(t *testing.T) {
 func TestRotate_AfterPrePublication_NoWarning(t *testing.T) {
 	f := newFixture(t, Config{})
 	k := f.keyring(t, 1)
+	if err := k.Maintain(t.Context()); err != nil { // RS256's next key
+		t.Fatal(err)
+	}
 	f.clock.Advance(DefaultPrePublish)
 	if err := k.Rotate(t.Context(), store.AuditEvent{Actor: "operator"}); err != nil {
 		t.Fatal(err)
@@ -281,7 +287,7 @@ func TestRotate_AfterPrePublication_NoWarning(t *testing.T) {
 }
 
 func TestRotate_NoNextKey_ActivatesFreshKey(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, Config{ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	next := keysByState(t, f.st)[store.KeyNext][0].ID
 	if err := f.st.Tx(t.Context(), func(tx store.Tx) error { return tx.DeleteSigningKey(t.Context(), next) }); err != nil {
@@ -298,7 +304,7 @@ func TestRotate_NoNextKey_ActivatesFreshKey(t *testing.T) {
 }
 
 func TestMaintain_MovedClock_RotatesThenPrunes(t *testing.T) {
-	f := newFixture(t, Config{RotateEvery: 48 * time.Hour, PrePublish: time.Hour, MaxTokenTTL: 24 * time.Hour})
+	f := newFixture(t, Config{RotateEvery: 48 * time.Hour, PrePublish: time.Hour, MaxTokenTTL: 24 * time.Hour, ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	ctx := t.Context()
 	first := keysByState(t, f.st)
@@ -357,7 +363,7 @@ func TestMaintain_MovedClock_RotatesThenPrunes(t *testing.T) {
 }
 
 func TestMaintain_MissingNextKey_Created(t *testing.T) {
-	f := newFixture(t, Config{})
+	f := newFixture(t, Config{ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	next := keysByState(t, f.st)[store.KeyNext][0].ID
 	if err := f.st.Tx(t.Context(), func(tx store.Tx) error { return tx.DeleteSigningKey(t.Context(), next) }); err != nil {
@@ -381,6 +387,9 @@ func TestMaintain_MissingNextKey_Created(t *testing.T) {
 func TestMaintain_NothingDue_WritesNothing(t *testing.T) {
 	f := newFixture(t, Config{})
 	k := f.keyring(t, 1)
+	if err := k.Maintain(t.Context()); err != nil { // RS256's next key is due at once
+		t.Fatal(err)
+	}
 	changes := f.st.Subscribe(t.Context())
 	if err := k.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
@@ -393,10 +402,22 @@ func TestMaintain_NothingDue_WritesNothing(t *testing.T) {
 }
 
 func TestStore_PrivateKeysNeverUnencrypted(t *testing.T) {
-	for _, alg := range algs {
-		t.Run(alg, func(t *testing.T) {
-			f := newFixture(t, Config{Alg: alg})
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"ES256", Config{Alg: AlgES256, ExtraAlgs: single}},
+		{"EdDSA", Config{Alg: AlgEdDSA, ExtraAlgs: single}},
+		{"RS256", Config{Alg: AlgRS256}},
+		{"ES256 with RS256 and EdDSA", Config{Alg: AlgES256, ExtraAlgs: []string{AlgRS256, AlgEdDSA}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.cfg)
 			k := f.keyring(t, 1)
+			if err := k.Maintain(t.Context()); err != nil { // next keys of the extra algorithms
+				t.Fatal(err)
+			}
 			secrets := privateForms(t, k)
 			if err := k.Rotate(t.Context(), store.AuditEvent{Actor: "operator"}); err != nil {
 				t.Fatal(err)
@@ -436,22 +457,33 @@ func privateForms(t *testing.T, k *Keyring) [][]byte {
 		if !kk.canSign() {
 			continue
 		}
-		var d []byte
+		var ds [][]byte // private values that would give the key away
 		var der []byte
 		var err error
-		if kk.ecPriv != nil {
+		switch {
+		case kk.ecPriv != nil:
+			var d []byte
 			d, err = kk.ecPriv.Bytes()
 			if err == nil {
 				der, err = x509.MarshalPKCS8PrivateKey(kk.ecPriv)
 			}
-		} else {
-			d = kk.edPriv.Seed()
+			ds = append(ds, d)
+		case kk.edPriv != nil:
+			ds = append(ds, kk.edPriv.Seed())
 			der, err = x509.MarshalPKCS8PrivateKey(kk.edPriv)
+		case kk.rsaPriv != nil:
+			der, err = x509.MarshalPKCS8PrivateKey(kk.rsaPriv)
+			// D and both primes, and the PKCS #1 form as well.
+			ds = append(ds, kk.rsaPriv.D.Bytes(), kk.rsaPriv.Primes[0].Bytes(), kk.rsaPriv.Primes[1].Bytes(),
+				x509.MarshalPKCS1PrivateKey(kk.rsaPriv))
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, der, d, []byte(base64.RawURLEncoding.EncodeToString(d)))
+		out = append(out, der)
+		for _, d := range ds {
+			out = append(out, d, []byte(base64.RawURLEncoding.EncodeToString(d)))
+		}
 	}
 	if len(out) == 0 {
 		t.Fatal("no signing keys")
@@ -503,7 +535,9 @@ func TestRun_ReloadsOnChangeFeed(t *testing.T) {
 }
 
 func TestKeyring_ConcurrentSignVerifyDuringRotation(t *testing.T) {
-	f := newFixture(t, Config{MaxTokenTTL: time.Hour})
+	// One algorithm: TestKeyring_ConcurrentSignWithEveryAlgDuringRotation
+	// covers several.
+	f := newFixture(t, Config{MaxTokenTTL: time.Hour, ExtraAlgs: single})
 	k := f.keyring(t, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()

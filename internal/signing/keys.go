@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -23,13 +24,27 @@ import (
 const (
 	AlgES256 = "ES256"
 	AlgEdDSA = "EdDSA"
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256, the default ID token
+	// algorithm of OpenID Connect.
+	AlgRS256 = "RS256"
+)
+
+// supportedAlgs lists the algorithms in the order error messages name them.
+var supportedAlgs = []string{AlgES256, AlgEdDSA, AlgRS256}
+
+// RSA key sizes: keyshift generates rsaBits-bit keys and, reading a store,
+// accepts sizes up to rsaMaxBits, which bounds the work of a verification.
+const (
+	rsaBits    = 2048
+	rsaMaxBits = 4096
 )
 
 // KeyUse is the store.SigningKey.Use of the keys this package manages.
 const KeyUse = "access_token"
 
-// sigLen is the JWS signature length of both algorithms: r||s for ES256
-// (RFC 7518 §3.4) and the Ed25519 signature for EdDSA (RFC 8037).
+// sigLen is the JWS signature length of ES256 and EdDSA: r||s for ES256
+// (RFC 7518 §3.4) and the Ed25519 signature for EdDSA (RFC 8037). An RS256
+// signature is as long as the key's modulus.
 const sigLen = 64
 
 // maxCachedHeaders bounds the per-key header cache; callers pass a handful of
@@ -40,20 +55,24 @@ const maxCachedHeaders = 16
 // it is immutable, so snapshots share it and concurrent signers and
 // verifiers use it without locks. Its state lives in the snapshot.
 type key struct {
-	kid   string
-	alg   string
-	ecPub *ecdsa.PublicKey
-	edPub ed25519.PublicKey
-	// ecPriv or edPriv is set for keys that may sign (next and active).
-	ecPriv *ecdsa.PrivateKey
-	edPriv ed25519.PrivateKey
-	jwk    jose.JSONWebKey
+	kid    string
+	alg    string
+	sigLen int // bytes of a signature
+	ecPub  *ecdsa.PublicKey
+	edPub  ed25519.PublicKey
+	rsaPub *rsa.PublicKey
+	// One private key is set for keys that may sign (next and active of a
+	// kept algorithm).
+	ecPriv  *ecdsa.PrivateKey
+	edPriv  ed25519.PrivateKey
+	rsaPriv *rsa.PrivateKey
+	jwk     jose.JSONWebKey
 
 	headers  sync.Map // typ → base64url(header) + "."
 	nHeaders atomic.Int32
 }
 
-func validAlg(alg string) bool { return alg == AlgES256 || alg == AlgEdDSA }
+func validAlg(alg string) bool { return alg == AlgES256 || alg == AlgEdDSA || alg == AlgRS256 }
 
 // newKID returns a random, URL-safe key id (96 bits).
 func newKID() (string, error) {
@@ -77,6 +96,9 @@ func generateKey(sealer *Sealer, alg, state string, now, activateAt time.Time) (
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case AlgEdDSA:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	case AlgRS256:
+		// Tens to hundreds of milliseconds: only ever at rotation time.
+		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	default:
 		return store.SigningKey{}, fmt.Errorf("generate signing key: unsupported alg %q", alg)
 	}
@@ -114,7 +136,7 @@ func parseKey(row store.SigningKey, sealer *Sealer, withPrivate bool) (*key, err
 	if !validAlg(row.Alg) {
 		return nil, fmt.Errorf("signing key %s: unsupported alg %q", row.ID, row.Alg)
 	}
-	k := &key{kid: row.ID, alg: row.Alg}
+	k := &key{kid: row.ID, alg: row.Alg, sigLen: sigLen}
 	if err := k.jwk.UnmarshalJSON(row.PublicJWK); err != nil {
 		return nil, fmt.Errorf("signing key %s: public JWK: %w", row.ID, err)
 	}
@@ -132,6 +154,14 @@ func parseKey(row store.SigningKey, sealer *Sealer, withPrivate bool) (*key, err
 			return nil, fmt.Errorf("signing key %s: public key does not fit alg %s", row.ID, row.Alg)
 		}
 		k.edPub = pub
+	case *rsa.PublicKey:
+		if row.Alg != AlgRS256 {
+			return nil, fmt.Errorf("signing key %s: public key does not fit alg %s", row.ID, row.Alg)
+		}
+		if bits := pub.N.BitLen(); bits < rsaBits || bits > rsaMaxBits {
+			return nil, fmt.Errorf("signing key %s: RSA key has %d bits, want %d to %d", row.ID, bits, rsaBits, rsaMaxBits)
+		}
+		k.rsaPub, k.sigLen = pub, pub.Size()
 	default:
 		return nil, fmt.Errorf("signing key %s: unsupported public key type %T", row.ID, pub)
 	}
@@ -164,13 +194,18 @@ func (k *key) openPrivate(row store.SigningKey, sealer *Sealer) error {
 			return fmt.Errorf("signing key %s: private key does not match its public JWK", row.ID)
 		}
 		k.edPriv = priv
+	case *rsa.PrivateKey:
+		if k.rsaPub == nil || !k.rsaPub.Equal(priv.Public()) {
+			return fmt.Errorf("signing key %s: private key does not match its public JWK", row.ID)
+		}
+		k.rsaPriv = priv
 	default:
 		return fmt.Errorf("signing key %s: unsupported private key type %T", row.ID, priv)
 	}
 	return nil
 }
 
-func (k *key) canSign() bool { return k.ecPriv != nil || k.edPriv != nil }
+func (k *key) canSign() bool { return k.ecPriv != nil || k.edPriv != nil || k.rsaPriv != nil }
 
 // header returns the encoded protected header for typ, followed by ".".
 func (k *key) header(typ string) string {
