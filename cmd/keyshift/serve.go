@@ -59,6 +59,7 @@ func newServeCmd() *cobra.Command {
 		scopesFile           string
 		demoMode             bool
 		prePublish           time.Duration
+		sessions             sessionFlags
 		gw                   gatewayFlags
 	)
 	cmd := &cobra.Command{
@@ -79,6 +80,12 @@ func newServeCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 				cf.db = filepath.Join(dir, "keyshift.db")
 			}
+			if err := checkEnvDurations("KEYSHIFT_SESSION_TTL", "KEYSHIFT_REFRESH_TOKEN_TTL"); err != nil {
+				return err
+			}
+			if sessions.session <= 0 || sessions.refresh <= 0 {
+				return fmt.Errorf("--session-ttl and --refresh-token-ttl must be positive")
+			}
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
@@ -87,6 +94,7 @@ func newServeCmd() *cobra.Command {
 				Secret: os.Getenv("KEYSHIFT_SECRET"), TLSCert: tlsCert, TLSKey: tlsKey,
 				SigningAlg: alg, KeyPrePublish: prePublish, Logger: logger,
 				Upstream: gw.upstream, APIKeyHeader: gw.keyHeader,
+				SessionTTL: sessions.session, RefreshTokenTTL: sessions.refresh,
 			}
 			if gw.routes != "" {
 				if cfg.Routes, err = gateway.LoadRoutes(gw.routes); err != nil {
@@ -105,6 +113,7 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&prePublish, "key-prepublish", time.Hour, "how long a new signing key is published before it signs")
 	cmd.Flags().StringVar(&scopesFile, "scopes", envOr("KEYSHIFT_SCOPES", ""), "scope catalogue file to load at start (JSON, see internal/demo/catalogue.json) [KEYSHIFT_SCOPES]")
 	gw.register(cmd)
+	sessions.register(cmd)
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "seed demo data (tenant acme, procurement scopes, one client) into a fresh temporary store and print curl lines")
 	return cmd
 }
@@ -282,4 +291,40 @@ func printPeopleDemo(b *strings.Builder, issuer string, r demo.Result) {
 		fmt.Fprintf(b, "curl -s -d client_id=%s -d grant_type=urn:ietf:params:oauth:grant-type:device_code -d device_code=DEVICE_CODE %s/oauth2/token\n", r.AppClientID, issuer)
 	}
 	b.WriteString("\n")
+}
+
+// sessionFlags set the lifetimes of what people's sign-ins leave behind.
+type sessionFlags struct {
+	session, refresh time.Duration
+}
+
+func (f *sessionFlags) register(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.session, "session-ttl", envDuration("KEYSHIFT_SESSION_TTL", 12*time.Hour),
+		"how long a sign-in at keyshift's pages lasts [KEYSHIFT_SESSION_TTL]")
+	cmd.Flags().DurationVar(&f.refresh, "refresh-token-ttl", envDuration("KEYSHIFT_REFRESH_TOKEN_TTL", 90*24*time.Hour),
+		"absolute lifetime of a refresh token family, never extended by rotation [KEYSHIFT_REFRESH_TOKEN_TTL]")
+}
+
+// envDuration reads a duration default from the environment, or def when
+// unset; an unparsable value is reported by checkEnvDurations.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v := os.Getenv(name); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// checkEnvDurations refuses an environment variable that should hold a
+// duration and does not, rather than fall back to the default silently.
+func checkEnvDurations(names ...string) error {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			if _, err := time.ParseDuration(v); err != nil {
+				return fmt.Errorf("%s=%q is not a duration (e.g. 12h, 2160h)", n, v)
+			}
+		}
+	}
+	return nil
 }

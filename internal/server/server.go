@@ -49,6 +49,11 @@ type Config struct {
 	SigningAlg string
 	// KeyPrePublish is how long a next signing key is published before it signs.
 	KeyPrePublish time.Duration
+	// SessionTTL and RefreshTokenTTL bound people's sign-ins at keyshift's
+	// pages and their refresh token families; zero selects authz's defaults
+	// (12 h, 90 days).
+	SessionTTL      time.Duration
+	RefreshTokenTTL time.Duration
 	// KeyRotateEvery is the scheduled rotation period of the active signing key.
 	KeyRotateEvery time.Duration
 	// Routes, when set, puts the guard and a reverse proxy to Upstream (or
@@ -189,6 +194,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	az, err := authz.New(authz.Config{Issuer: cfg.Issuer, Now: cfg.Now, Logger: cfg.Logger, Registerer: reg, Keys: keys,
 		PageKey: pageKey(master), AllowPrivateJWKSURIs: cfg.AllowPrivateWebhooks,
+		SessionTTL: cfg.SessionTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		FirstPartyClients: []string{admin.ConsoleClientID}}, st, keyring)
 	if err != nil {
 		return nil, fmt.Errorf("authorization server: %w", err)
