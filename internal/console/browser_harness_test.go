@@ -30,30 +30,71 @@ import (
 // scripts/test installs it when it is missing.
 const chromiumPath = "/usr/bin/chromium"
 
-// browserTestTimeout bounds one browser test, server and browser included.
-const browserTestTimeout = 60 * time.Second
+// browserTestTimeout bounds one browser test (server and browser work);
+// browserRunTimeout bounds the shared browser's whole life.
+const (
+	browserTestTimeout = 90 * time.Second
+	browserRunTimeout  = 5 * time.Minute
+)
 
 // keyshift is a real keyshift server (fresh SQLite store, demo data, a
-// second tenant "globex") on a loopback listener, driven by a real
-// headless Chromium.
+// second tenant "globex") on a loopback listener, seen through tabs of a
+// real headless Chromium.
 type keyshift struct {
 	base     string
 	srv      *server.Server
 	operator *server.OperatorCredentials
 	seeded   demo.Result
-	// browser is the first tab; its context owns the Chromium process.
-	browser context.Context
+	browser  context.Context
+	deadline time.Time
 }
 
-// startKeyshift starts the server and the browser for one test. Both stop
-// when the test ends, and every browser action fails once
-// browserTestTimeout has passed.
-func startKeyshift(t *testing.T) *keyshift {
+// startBrowser starts one headless Chromium for all the browser tests; it
+// stops when t ends. Each test gets fresh browser contexts (own cookies)
+// in it, so sharing the process costs no isolation.
+func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	requireChromium(t)
-	k := &keyshift{}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox, // root in a container: Chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	timeout, cancelTimeout := context.WithTimeout(context.Background(), browserRunTimeout)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(timeout, opts...)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		// Close the browser before t.TempDir removes its profile.
+		_ = chromedp.Cancel(browser)
+		cancelBrowser()
+		cancelAlloc()
+		cancelTimeout()
+	})
+	start := time.Now()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
+	return browser
+}
+
+// startKeyshift starts a server for one test, whose tabs open in browser.
+// The server stops when the test ends; the test's tabs fail every action
+// once browserTestTimeout has passed.
+func startKeyshift(t *testing.T, browser context.Context) *keyshift {
+	t.Helper()
+	k := &keyshift{browser: browser, deadline: time.Now().Add(browserTestTimeout)}
+	start := time.Now()
 	k.startServer(t)
-	k.startBrowser(t)
+	t.Logf("keyshift ready in %v", time.Since(start).Round(time.Millisecond))
 	return k
 }
 
@@ -73,38 +114,38 @@ func requireChromium(t *testing.T) {
 func (k *keyshift) startServer(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	dir := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
 	st, err := server.OpenStore(ctx, filepath.Join(dir, "ks.db"), logger, time.Now)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() }) // after the server below has stopped
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
 	k.base = "http://" + ln.Addr().String()
 	// As `keyshift serve --demo` does it: initialise, seed through the admin
 	// API's operations, then build the server.
 	if k.operator, err = server.Initialise(ctx, st, k.base, time.Now); err != nil || k.operator == nil {
-		cancel()
+		ln.Close()
 		t.Fatalf("initialise: %v, %v", k.operator, err)
 	}
 	adm := admin.New(st, nil, nil, admin.Config{})
 	if k.seeded, err = demo.Seed(ctx, adm, st, time.Now()); err != nil {
-		cancel()
+		ln.Close()
 		t.Fatalf("seed demo: %v", err)
 	}
 	if _, err := adm.CreateTenant(ctx, admin.SystemPrincipal(), admin.CreateTenantRequest{ID: "globex", Name: "Globex"}); err != nil {
-		cancel()
+		ln.Close()
 		t.Fatalf("create tenant globex: %v", err)
 	}
 	k.srv, err = server.New(ctx, server.Config{DB: filepath.Join(dir, "ks.db"), Issuer: k.base, Logger: logger,
 		SecretFile: filepath.Join(dir, "ks.secret"), ShutdownTimeout: 5 * time.Second}, st)
 	if err != nil {
-		cancel()
+		ln.Close()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -114,39 +155,7 @@ func (k *keyshift) startServer(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		st.Close()
 	})
-}
-
-func (k *keyshift) startBrowser(t *testing.T) {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.NoSandbox, // root in a container: Chromium's sandbox cannot start
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 900),
-	)
-	timeout, cancelTimeout := context.WithTimeout(context.Background(), browserTestTimeout)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(timeout, opts...)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		// Close the browser before t.TempDir removes its profile.
-		_ = chromedp.Cancel(browser)
-		cancelBrowser()
-		cancelAlloc()
-		cancelTimeout()
-	})
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	k.browser = browser
 }
 
 // person is one signed-in browser session: its own browser context (own
@@ -159,8 +168,9 @@ type person struct {
 // newTab opens a tab with fresh cookies, signed in as nobody.
 func (k *keyshift) newTab(t *testing.T) *person {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(k.browser, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
+	tab, cancelTab := chromedp.NewContext(k.browser, chromedp.WithNewBrowserContext())
+	ctx, cancel := context.WithDeadline(tab, k.deadline)
+	t.Cleanup(func() { cancel(); cancelTab() })
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open a tab: %v", err)
 	}
@@ -172,16 +182,18 @@ func (k *keyshift) newTab(t *testing.T) *person {
 // lands on.
 func (k *keyshift) signIn(t *testing.T, tenant, login, password string) (*person, *network.Response) {
 	t.Helper()
+	start := time.Now()
 	p := k.newTab(t)
+	defer func() { t.Logf("signed in as %s/%s in %v", tenant, login, time.Since(start).Round(time.Millisecond)) }()
 	p.open(t, "/console/")
 	p.do(t, chromedp.WaitVisible(chromedp.ID("login")))
-	if path := p.path(t); path != "/oauth2/login" {
+	if path, _, _ := strings.Cut(p.path(t), "?"); path != "/oauth2/login" {
 		t.Fatalf("the console sent a new visitor to %s, want /oauth2/login", path)
 	}
 	p.do(t,
-		chromedp.SendKeys(chromedp.ID("tenant"), tenant),
-		chromedp.SendKeys(chromedp.ID("login"), login),
-		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.SetValue(chromedp.ID("tenant"), tenant),
+		chromedp.SetValue(chromedp.ID("login"), login),
+		chromedp.SetValue(chromedp.ID("password"), password),
 	)
 	resp := p.click(t, `//button[normalize-space()="Sign in"]`)
 	if path := p.path(t); !strings.HasPrefix(path, "/console/") {
@@ -269,7 +281,19 @@ func (p *person) pressTab(t *testing.T) {
 // directory and returns its path.
 func (p *person) screenshot(t *testing.T, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100)) // quality 100 = PNG
+	return p.saveScreenshot(t, name, chromedp.FullScreenshot(100)) // quality 100 = PNG
+}
+
+// viewportScreenshot is screenshot of the visible part only: cheaper, for
+// the variants (dark scheme, narrow screen).
+func (p *person) viewportScreenshot(t *testing.T, name string) string {
+	t.Helper()
+	return p.saveScreenshot(t, name, chromedp.CaptureScreenshot())
+}
+
+func (p *person) saveScreenshot(t *testing.T, name string, shot chromedp.Action[[]byte]) string {
+	t.Helper()
+	png, err := chromedp.Run(p.ctx, shot)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -351,4 +375,13 @@ func (k *keyshift) adminGet(t *testing.T, path string, out any) {
 	if err := json.Unmarshal(body, out); err != nil {
 		t.Fatalf("GET %s: decode: %v\n%s", path, err, body)
 	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
