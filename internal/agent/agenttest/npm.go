@@ -10,11 +10,15 @@ import (
 
 // NPMPackage installs name@version with npm into the user's cache directory
 // (once; later runs reuse it) and returns its node_modules directory. The
-// test is skipped, loudly, only when npm itself is missing.
+// test is skipped, loudly, only when npm itself is missing, and never in CI
+// (CI set), where a missing npm fails it: CI must run every interop test.
 func NPMPackage(t testing.TB, name, version string) string {
 	t.Helper()
 	npm, err := exec.LookPath("npm")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("npm is not on PATH, and CI is set: the test needs the npm package %s@%s; install Node.js and npm", name, version)
+		}
 		t.Logf("!!!!!!!! npm is not on PATH: SKIPPING a test that needs the npm package %s@%s. Install Node.js and npm to run it. !!!!!!!!", name, version)
 		t.Skip("npm missing")
 	}
