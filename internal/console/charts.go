@@ -27,7 +27,7 @@ func (c *Console) trafficChart(r *http.Request, v *visit, tenant string) (string
 	}
 	today := apikey.MidnightUTC(c.now())
 	return chart.Daily(chart.DailyOptions{
-		ID: "traffic", Title: "Daily requests by API key and by OAuth token, last 90 days",
+		ID: "traffic", Title: "Requests per day, last 90 days",
 		YAxis: "requests/day", From: today.AddDate(0, 0, -(trafficDays - 1)), To: today,
 		Series: []chart.Series{keys, tokens},
 	}), nil
