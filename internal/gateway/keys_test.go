@@ -37,6 +37,22 @@ func seedKeys(t testing.TB, k *keyshift) (key, keyID string, off time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The key service learns the timeline from the change feed: wait until
+	// it decides with it, so the test does not race the notification.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, ok, err := k.keys.IntrospectKey(ctx, created.Key, "", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && res.Decision.Sunset != nil && res.Decision.Sunset.Equal(off) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the key service never saw the timeline: %+v", res.Decision)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	return created.Key, created.ID, off
 }
 

@@ -108,6 +108,13 @@ func (e *e2eServer) do(t *testing.T, method, path string, hdr map[string]string,
 
 func (e *e2eServer) token(t *testing.T, id, secret string) string {
 	t.Helper()
+	// A new client reaches the token endpoint's cache through the change
+	// feed; wait for it rather than spend failed authentications.
+	for deadline := time.Now().Add(5 * time.Second); !e.srv.Authz.ClientActive(id); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("client %s never reached the token endpoint's cache", id)
+		}
+	}
 	tok, err := (&clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: e.base + "/oauth2/token"}).Token(context.Background())
 	if err != nil {
 		t.Fatalf("token for %s: %v", id, err)
