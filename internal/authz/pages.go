@@ -11,6 +11,8 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+
+	"github.com/keyshift/keyshift/internal/webcookie"
 )
 
 // The pages people see (login, consent, device code, logout, errors) are
@@ -141,27 +143,15 @@ const (
 	csrfCookieName    = "keyshift_csrf"
 )
 
-func (s *Server) cookieName(base string) string {
-	if s.secureCookies {
-		return "__Host-" + base
-	}
-	return base
-}
+func (s *Server) cookieName(base string) string { return s.jar().Name(base) }
 
 func (s *Server) setCookie(w http.ResponseWriter, base, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name: s.cookieName(base), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode,
-	})
+	s.jar().Set(w, base, value, maxAge)
 }
 
-func (s *Server) cookieValue(r *http.Request, base string) string {
-	c, err := r.Cookie(s.cookieName(base))
-	if err != nil || len(c.Value) > 128 {
-		return ""
-	}
-	return c.Value
-}
+func (s *Server) cookieValue(r *http.Request, base string) string { return s.jar().Get(r, base, 128) }
+
+func (s *Server) jar() webcookie.Jar { return webcookie.Jar{Secure: s.secureCookies} }
 
 // csrfToken returns the CSRF token for the request's browser, setting the
 // CSRF cookie when it has none. The token is an HMAC of the cookie under

@@ -22,6 +22,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/webcookie"
 )
 
 // Cookie names; with an https issuer they take the __Host- prefix, which
@@ -32,27 +33,13 @@ const (
 	flowTTL       = 10 * time.Minute
 )
 
-func (c *Console) cookieName(base string) string {
-	if c.secure {
-		return "__Host-" + base
-	}
-	return base
-}
+func (c *Console) jar() webcookie.Jar { return webcookie.Jar{Secure: c.secure} }
 
 func (c *Console) setCookie(w http.ResponseWriter, base, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name: c.cookieName(base), Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
-	})
+	c.jar().Set(w, base, value, maxAge)
 }
 
-func (c *Console) cookie(r *http.Request, base string) string {
-	ck, err := r.Cookie(c.cookieName(base))
-	if err != nil || len(ck.Value) > 4096 {
-		return ""
-	}
-	return ck.Value
-}
+func (c *Console) cookie(r *http.Request, base string) string { return c.jar().Get(r, base, 4096) }
 
 // visit loads the request's console session and its user; nil when the
 // person must sign in.
