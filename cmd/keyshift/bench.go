@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,6 +100,10 @@ func runBench(ctx context.Context, out io.Writer, opts loadtest.Options) error {
 	if err := waitReady("http://"+baseAddr+"/", 10*time.Second); err != nil {
 		return err
 	}
+	// A fresh keyshift generates the next signing key of every algorithm
+	// (RSA among them) in the background just after it is ready; measure
+	// the steady state, not that one-off.
+	waitKeysSettled(ctx, "http://"+ksAddr+"/.well-known/jwks.json", 30*time.Second)
 
 	fmt.Fprintf(out, "client_credentials on loopback, %d keep-alive connections, %s each in alternating 1 s rounds; load generator and servers share the machine\n", opts.Concurrency, opts.Duration)
 	baseRes, ksRes, err := loadtest.Compare(ctx,
@@ -161,5 +166,35 @@ func stopProcess(c *exec.Cmd) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		_ = c.Process.Kill()
+	}
+}
+
+// waitKeysSettled waits until the JWKS publishes a next key beside the
+// active one for every algorithm (two keys per alg), or until limit.
+func waitKeysSettled(ctx context.Context, url string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		resp, err := http.Get(url)
+		if err == nil {
+			var set struct {
+				Keys []struct {
+					Alg string `json:"alg"`
+				} `json:"keys"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&set)
+			resp.Body.Close()
+			perAlg := map[string]int{}
+			for _, k := range set.Keys {
+				perAlg[k.Alg]++
+			}
+			settled := err == nil && len(perAlg) > 0
+			for _, n := range perAlg {
+				settled = settled && n >= 2
+			}
+			if settled {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
