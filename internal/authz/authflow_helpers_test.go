@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/keyshift/keyshift/internal/authz/authztest"
 )
 
 // Helpers of the tests of the flows for people (rfc9700_test.go,
@@ -39,51 +40,32 @@ func (e *env) authURL(v url.Values) string { return e.ts.URL + PathAuthorize + "
 // of 127.0.0.0/8 works on Linux), for the per-address limiter.
 func newBrowserFrom(t testing.TB, issuer, ip string) *browser {
 	t.Helper()
-	b := newBrowser(t, issuer)
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	tr := &http.Transport{DialContext: d.DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
-	b.c.Transport = tr
-	return b
+	return &browser{Browser: authztest.NewBrowserFrom(t, issuer, ip), t: t}
 }
 
 // noFollow is a client sharing b's cookies that does not follow redirects,
 // to look at one response's own headers.
-func (b *browser) noFollow() *http.Client {
-	return &http.Client{Jar: b.c.Jar, Transport: b.c.Transport, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-}
+func (b *browser) noFollow() *http.Client { return b.NoFollow() }
 
 // cookie returns the browser's cookie named name for the issuer, or "".
-func (b *browser) cookie(name string) string {
-	u, _ := url.Parse(b.issuer + "/")
-	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
-}
+func (b *browser) cookie(name string) string { return b.Cookie(name) }
 
-func isLoginPage(p page) bool { return p.url.Path == PathLogin && p.status == http.StatusOK }
+func isLoginPage(p page) bool { return p.page().IsLoginPage() }
 
-func isConsentPage(p page) bool {
-	return p.status == http.StatusOK && strings.Contains(p.body, `name="decision" value="approve"`)
-}
+func isConsentPage(p page) bool { return p.status == http.StatusOK && p.page().AsksApproval() }
 
 // approveAll runs an authorization request in b, signing in as login and
 // approving consent when asked, and returns what came back to the client.
 func (e *env) approveAll(b *browser, v url.Values, login, pw string) url.Values {
 	e.t.Helper()
 	p := b.get(e.authURL(v))
-	if b.landed == nil && p.url.Path == PathLogin {
+	if b.Landed == nil && p.url.Path == PathLogin {
 		p = b.signIn(p, "", login, pw)
 	}
-	if b.landed == nil && isConsentPage(p) {
+	if b.Landed == nil && isConsentPage(p) {
 		p = b.decide(p, "approve")
 	}
-	if b.landed == nil {
+	if b.Landed == nil {
 		e.t.Fatalf("authorization did not return to the client; ended at %s (%d):\n%s", p.url, p.status, p.body)
 	}
 	return b.callback()
@@ -148,10 +130,10 @@ func wantReplyError(t testing.TB, r reply, status int, code string) {
 // status, and did not go back to any client.
 func wantErrorPage(t testing.TB, b *browser, p page, status int) {
 	t.Helper()
-	if b.landed != nil {
-		t.Fatalf("redirected to %s, want an error page", b.landed)
+	if b.Landed != nil {
+		t.Fatalf("redirected to %s, want an error page", b.Landed)
 	}
-	if p.status != status || !strings.HasPrefix(p.url.String(), b.issuer+"/") {
+	if p.status != status || !strings.HasPrefix(p.url.String(), b.Issuer+"/") {
 		t.Fatalf("got %d at %s, want %d on keyshift's page:\n%s", p.status, p.url, status, p.body)
 	}
 }

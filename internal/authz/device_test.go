@@ -72,9 +72,9 @@ func deviceBrowser(e *env, tenant, login, pw string) *browser {
 // submitCode types code into the device page's form and posts it.
 func (b *browser) submitCode(code string) page {
 	b.t.Helper()
-	action, f := b.get(b.issuer + PathDevice).form(b.t)
+	action, f := b.get(b.Issuer + PathDevice).form(b.t)
 	f.Set("user_code", code)
-	return b.post(b.issuer+action, f)
+	return b.post(b.Issuer+action, f)
 }
 
 func assertDeviceError(t *testing.T, r reply, code string) {

@@ -60,10 +60,10 @@ func TestLogout_WithHint(t *testing.T) {
 	p := le.b.get(le.logoutURL(url.Values{
 		"id_token_hint": {le.idToken}, "post_logout_redirect_uri": {webRedirect + "/bye"}, "state": {state},
 	}))
-	if le.b.landed == nil {
+	if le.b.Landed == nil {
 		t.Fatalf("not returned to the client: %d at %s:\n%s", p.status, p.url, p.body)
 	}
-	if got := le.b.landed.Scheme + "://" + le.b.landed.Host + le.b.landed.Path; got != webRedirect+"/bye" {
+	if got := le.b.Landed.Scheme + "://" + le.b.Landed.Host + le.b.Landed.Path; got != webRedirect+"/bye" {
 		t.Fatalf("returned to %s", got)
 	}
 	if le.b.callback().Get("state") != state {
@@ -113,8 +113,8 @@ func TestLogout_WithoutHintAsks(t *testing.T) {
 		{"client_id": {le.c.ID}, "post_logout_redirect_uri": {webRedirect + "/bye"}},
 	} {
 		p := le.b.get(le.logoutURL(q))
-		if p.status != http.StatusOK || le.b.landed != nil {
-			t.Fatalf("logout %v: %d at %s (landed %v), want the confirmation page", q, p.status, p.url, le.b.landed)
+		if p.status != http.StatusOK || le.b.Landed != nil {
+			t.Fatalf("logout %v: %d at %s (landed %v), want the confirmation page", q, p.status, p.url, le.b.Landed)
 		}
 		if action, f := p.form(t); action != PathLogout || f.Get("csrf_token") == "" {
 			t.Fatalf("confirmation form: action %q fields %v", action, f)
@@ -127,7 +127,7 @@ func TestLogout_WithoutHintAsks(t *testing.T) {
 	le.user("acme", "bob", "bob's long password", nil)
 	bob, _ := le.personTokens(le.c, webRedirect, "openid", "bob", "bob's long password")
 	p := bob.get(le.logoutURL(url.Values{"id_token_hint": {le.idToken}}))
-	if p.status != http.StatusOK || bob.landed != nil || !le.signedIn(t, bob) {
+	if p.status != http.StatusOK || bob.Landed != nil || !le.signedIn(t, bob) {
 		t.Fatalf("another user's hint: %d at %s, want the confirmation page and the session kept", p.status, p.url)
 	}
 
@@ -135,8 +135,8 @@ func TestLogout_WithoutHintAsks(t *testing.T) {
 	action, f := p.form(t)
 	f.Set("decision", "logout")
 	le.b.post(le.ts.URL+action, f)
-	if le.b.landed == nil || le.b.landed.Path != "/callback/bye" || le.b.callback().Get("state") != "s1" {
-		t.Fatalf("after confirming: landed %v", le.b.landed)
+	if le.b.Landed == nil || le.b.Landed.Path != "/callback/bye" || le.b.callback().Get("state") != "s1" {
+		t.Fatalf("after confirming: landed %v", le.b.Landed)
 	}
 	if le.signedIn(t, le.b) {
 		t.Fatal("still signed in after confirming logout")

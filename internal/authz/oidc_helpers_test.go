@@ -4,16 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/authz/authztest"
 	"github.com/keyshift/keyshift/internal/credential"
 	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/store"
@@ -70,38 +66,28 @@ func (e *env) webClient(tenant, redirect string, mod ...func(*store.Client)) tes
 	}}, mod...)...)
 }
 
-// browser is a scripted person at a web browser: it keeps cookies, follows
-// keyshift's own redirects and stops at the first redirect elsewhere
-// (the client's redirect URI), which it records.
+// browser is the scripted person of authztest under the short names these
+// tests use; the logic lives in authztest, shared with the server's tests.
 type browser struct {
-	t      testing.TB
-	c      *http.Client
-	issuer string
-	// landed is the redirect that left keyshift, if any.
-	landed *url.URL
+	*authztest.Browser
+	t testing.TB
+}
+
+// TestAuthztest_LoginPath_IsAuthzs guards the path authztest must spell out
+// (it cannot import this package).
+func TestAuthztest_LoginPath_IsAuthzs(t *testing.T) {
+	if authztest.LoginPath != PathLogin {
+		t.Fatalf("authztest.LoginPath = %q, want PathLogin %q", authztest.LoginPath, PathLogin)
+	}
 }
 
 func newBrowser(t testing.TB, issuer string) *browser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &browser{t: t, issuer: issuer}
-	b.c = &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if !strings.HasPrefix(req.URL.String(), issuer+"/") {
-			b.landed = req.URL
-			return http.ErrUseLastResponse
-		}
-		if len(via) > 10 {
-			return errors.New("too many redirects")
-		}
-		return nil
-	}}
-	return b
+	return &browser{Browser: authztest.NewBrowser(t, issuer), t: t}
 }
 
-// page is an HTML page the browser got.
+// page is an HTML page the browser got: authztest.Page with the short
+// field names these tests use, converted at the wrappers below.
 type page struct {
 	status int
 	url    *url.URL
@@ -109,90 +95,35 @@ type page struct {
 	header http.Header
 }
 
-func (b *browser) get(u string) page {
-	b.t.Helper()
-	b.landed = nil
-	resp, err := b.c.Get(u)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", u, err)
-	}
-	return b.read(resp)
+func pageOf(p authztest.Page) page {
+	return page{status: p.Status, url: p.URL, body: p.Body, header: p.Header}
 }
 
-func (b *browser) post(u string, f url.Values) page {
-	b.t.Helper()
-	b.landed = nil
-	resp, err := b.c.PostForm(u, f)
-	if err != nil {
-		b.t.Fatalf("POST %s: %v", u, err)
-	}
-	return b.read(resp)
+func (p page) page() authztest.Page {
+	return authztest.Page{Status: p.status, URL: p.url, Body: p.body, Header: p.header}
 }
 
-func (b *browser) read(resp *http.Response) page {
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return page{status: resp.StatusCode, url: resp.Request.URL, body: string(body), header: resp.Header}
-}
+func (b *browser) get(u string) page { b.t.Helper(); return pageOf(b.Get(u)) }
 
-var (
-	formRe  = regexp.MustCompile(`(?s)<form method="post" action="([^"]*)">(.*?)</form>`)
-	inputRe = regexp.MustCompile(`<input[^>]*\bname="([^"]*)"[^>]*>`)
-	valueRe = regexp.MustCompile(`\bvalue="([^"]*)"`)
-)
+func (b *browser) post(u string, f url.Values) page { b.t.Helper(); return pageOf(b.Post(u, f)) }
 
 // form returns the page's form: its action and the values of its inputs.
-func (p page) form(t testing.TB) (string, url.Values) {
-	t.Helper()
-	m := formRe.FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("no form on page %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	v := url.Values{}
-	for _, in := range inputRe.FindAllStringSubmatch(m[2], -1) {
-		val := ""
-		if vm := valueRe.FindStringSubmatch(in[0]); vm != nil {
-			val = html.UnescapeString(vm[1])
-		}
-		v.Set(html.UnescapeString(in[1]), val)
-	}
-	return html.UnescapeString(m[1]), v
-}
+func (p page) form(t testing.TB) (string, url.Values) { t.Helper(); return p.page().Form(t) }
 
 // signIn fills and posts the login form on p.
 func (b *browser) signIn(p page, tenant, login, pw string) page {
 	b.t.Helper()
-	if !strings.HasPrefix(p.url.Path, PathLogin) {
-		b.t.Fatalf("expected the login page, got %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	action, f := p.form(b.t)
-	if tenant != "" {
-		f.Set("tenant", tenant)
-	}
-	f.Set("login", login)
-	f.Set("password", pw)
-	return b.post(b.issuer+action, f)
+	return pageOf(b.SignIn(p.page(), tenant, login, pw))
 }
 
 // decide posts the consent page's form with decision "approve" or "deny".
 func (b *browser) decide(p page, decision string) page {
 	b.t.Helper()
-	if !strings.Contains(p.body, `name="decision" value="approve"`) {
-		b.t.Fatalf("expected the consent page, got %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	action, f := p.form(b.t)
-	f.Set("decision", decision)
-	return b.post(b.issuer+action, f)
+	return pageOf(b.Decide(p.page(), decision))
 }
 
 // callback returns the query the browser brought back to the client.
-func (b *browser) callback() url.Values {
-	b.t.Helper()
-	if b.landed == nil {
-		b.t.Fatal("the browser was not sent back to the client")
-	}
-	return b.landed.Query()
-}
+func (b *browser) callback() url.Values { b.t.Helper(); return b.Callback() }
 
 // randomState is an unguessable state or nonce.
 func randomState() string { return rand.Text() }

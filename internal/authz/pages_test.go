@@ -275,15 +275,15 @@ func TestAuthorize_SessionOfOtherTenantNotUsed(t *testing.T) {
 
 	t.Run("login page of the other tenant", func(t *testing.T) {
 		p := b.get(e.authURL(authParams(globex.ID, webRedirect, "openid", newPKCE())))
-		if !isLoginPage(p) || b.landed != nil {
-			t.Fatalf("got %d at %s (landed %v), want the login page", p.status, p.url, b.landed)
+		if !isLoginPage(p) || b.Landed != nil {
+			t.Fatalf("got %d at %s (landed %v), want the login page", p.status, p.url, b.Landed)
 		}
 		_, f := p.form(t)
 		if f.Get("tenant") != "globex" {
 			t.Fatalf("login form tenant = %q, want globex", f.Get("tenant"))
 		}
-		if p := b.signIn(p, "", "alice", alicePassword); p.status != http.StatusBadRequest || b.landed != nil {
-			t.Fatalf("acme's alice signing in at globex: %d at %s (landed %v)", p.status, p.url, b.landed)
+		if p := b.signIn(p, "", "alice", alicePassword); p.status != http.StatusBadRequest || b.Landed != nil {
+			t.Fatalf("acme's alice signing in at globex: %d at %s (landed %v)", p.status, p.url, b.Landed)
 		}
 	})
 	t.Run("prompt=none: login_required", func(t *testing.T) {
@@ -302,8 +302,8 @@ func TestAuthorize_SessionOfOtherTenantNotUsed(t *testing.T) {
 		f.Set("login", "alice")
 		f.Set("password", alicePassword)
 		p = b.post(e.ts.URL+action, f)
-		if b.landed != nil || !isLoginPage(p) {
-			t.Fatalf("got %d at %s (landed %v), want the login page again", p.status, p.url, b.landed)
+		if b.Landed != nil || !isLoginPage(p) {
+			t.Fatalf("got %d at %s (landed %v), want the login page again", p.status, p.url, b.Landed)
 		}
 	})
 }

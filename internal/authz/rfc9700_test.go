@@ -68,7 +68,7 @@ func TestAuthorize_RedirectURI(t *testing.T) {
 			pg := b.get(e.authURL(q))
 			if tt.accepted {
 				if !isLoginPage(pg) {
-					t.Fatalf("want the login page, got %d at %s (landed %v):\n%s", pg.status, pg.url, b.landed, pg.body)
+					t.Fatalf("want the login page, got %d at %s (landed %v):\n%s", pg.status, pg.url, b.Landed, pg.body)
 				}
 				return
 			}
@@ -107,11 +107,11 @@ func TestAuthorize_PKCERequired(t *testing.T) {
 			tt.mod(q)
 			b := newBrowser(t, e.ts.URL)
 			pg := b.get(e.authURL(q))
-			if b.landed == nil {
+			if b.Landed == nil {
 				t.Fatalf("not redirected to the client; got %d at %s:\n%s", pg.status, pg.url, pg.body)
 			}
 			cb := b.callback()
-			if got := b.landed.Scheme + "://" + b.landed.Host + b.landed.Path; got != webRedirect {
+			if got := b.Landed.Scheme + "://" + b.Landed.Host + b.Landed.Path; got != webRedirect {
 				t.Fatalf("redirected to %s, want %s", got, webRedirect)
 			}
 			if cb.Get("error") != CodeInvalidRequest || cb.Get("code") != "" {
@@ -426,7 +426,7 @@ func TestAuthorize_StateAndIss(t *testing.T) {
 			if isLoginPage(p) {
 				p = b.signIn(p, "", "alice", alicePassword)
 			}
-			if b.landed == nil {
+			if b.Landed == nil {
 				b.decide(p, tt.decision)
 			}
 			cb := b.callback()
@@ -469,7 +469,7 @@ func TestAuthorize_PromptNone(t *testing.T) {
 			q := authParams(c.ID, webRedirect, "openid", newPKCE())
 			q.Set("prompt", tt.prompt)
 			pg := tt.b.get(e.authURL(q))
-			if tt.b.landed == nil {
+			if tt.b.Landed == nil {
 				t.Fatalf("prompt=%s showed a page: %d %s", tt.prompt, pg.status, pg.url)
 			}
 			if cb := tt.b.callback(); cb.Get("error") != tt.want || cb.Get("state") != q.Get("state") {
@@ -493,7 +493,7 @@ func TestAuthorize_PromptLoginForcesSignIn(t *testing.T) {
 	q.Set("prompt", "login")
 	p := b.get(e.authURL(q))
 	if !isLoginPage(p) {
-		t.Fatalf("prompt=login with a session: got %d at %s (landed %v), want the login page", p.status, p.url, b.landed)
+		t.Fatalf("prompt=login with a session: got %d at %s (landed %v), want the login page", p.status, p.url, b.Landed)
 	}
 	b.signIn(p, "", "alice", alicePassword)
 	if cb := b.callback(); cb.Get("code") == "" {
@@ -599,7 +599,7 @@ func TestAuthorize_RememberedConsent(t *testing.T) {
 			p = b.signIn(p, "", "alice", alicePassword)
 		}
 		if got := isConsentPage(p); got != st.wantConsent {
-			t.Fatalf("%s: consent page shown = %v, want %v (at %s, landed %v)", st.name, got, st.wantConsent, p.url, b.landed)
+			t.Fatalf("%s: consent page shown = %v, want %v (at %s, landed %v)", st.name, got, st.wantConsent, p.url, b.Landed)
 		}
 		if st.wantConsent {
 			b.decide(p, "approve")

@@ -8,14 +8,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +18,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/keyshift/keyshift/internal/authz/authztest"
 )
 
 // setUpRelyingParties creates, through the admin API as the operator, the
@@ -261,124 +258,23 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// rpBrowser is a person at a browser: cookies, keyshift's own redirects
-// followed, the first redirect away from keyshift (the client's redirect
-// URI) recorded instead of followed.
-type rpBrowser struct {
-	t      *testing.T
-	c      *http.Client
-	issuer string
-	left   *url.URL
-}
-
-func newRPBrowser(t *testing.T, issuer string) *rpBrowser {
+// newRPBrowser is a person at a browser (authztest.Browser) whose
+// requests each get a deadline.
+func newRPBrowser(t *testing.T, issuer string) *authztest.Browser {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &rpBrowser{t: t, issuer: issuer}
-	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if !strings.HasPrefix(req.URL.String(), issuer+"/") {
-			b.left = req.URL
-			return http.ErrUseLastResponse
-		}
-		if len(via) > 10 {
-			return errors.New("too many redirects")
-		}
-		return nil
-	}}
+	b := authztest.NewBrowser(t, issuer)
+	b.Client.Timeout = 30 * time.Second
 	return b
 }
 
-// rpPage is a page the browser got.
-type rpPage struct {
-	status int
-	url    *url.URL
-	body   string
-}
-
-func (b *rpBrowser) do(method, u string, f url.Values) rpPage {
-	b.t.Helper()
-	b.left = nil
-	var resp *http.Response
-	var err error
-	if method == http.MethodGet {
-		resp, err = b.c.Get(u)
-	} else {
-		resp, err = b.c.PostForm(u, f)
+// rpSignIn fills keyshift's login page, which p must be; tenant "" keeps
+// the page's own.
+func rpSignIn(t *testing.T, b *authztest.Browser, p authztest.Page, tenant, login, pw string) authztest.Page {
+	t.Helper()
+	if !p.IsLoginPage() {
+		t.Fatalf("want the login page, got %s (status %d):\n%s", p.URL, p.Status, p.Body)
 	}
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return rpPage{status: resp.StatusCode, url: resp.Request.URL, body: string(body)}
-}
-
-func (b *rpBrowser) get(u string) rpPage { b.t.Helper(); return b.do(http.MethodGet, u, nil) }
-
-var (
-	rpFormRe  = regexp.MustCompile(`(?s)<form method="post" action="([^"]*)">(.*?)</form>`)
-	rpInputRe = regexp.MustCompile(`<input[^>]*\bname="([^"]*)"[^>]*>`)
-	rpValueRe = regexp.MustCompile(`\bvalue="([^"]*)"`)
-)
-
-// submit posts the page's first form with its inputs' values, changed by
-// set, to the form's action.
-func (b *rpBrowser) submit(p rpPage, set map[string]string) rpPage {
-	b.t.Helper()
-	m := rpFormRe.FindStringSubmatch(p.body)
-	if m == nil {
-		b.t.Fatalf("no form on %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	f := url.Values{}
-	for _, in := range rpInputRe.FindAllStringSubmatch(m[2], -1) {
-		val := ""
-		if vm := rpValueRe.FindStringSubmatch(in[0]); vm != nil {
-			val = html.UnescapeString(vm[1])
-		}
-		f.Set(html.UnescapeString(in[1]), val)
-	}
-	for k, v := range set {
-		f.Set(k, v)
-	}
-	action, err := p.url.Parse(html.UnescapeString(m[1]))
-	if err != nil {
-		b.t.Fatalf("form action %q: %v", m[1], err)
-	}
-	return b.do(http.MethodPost, action.String(), f)
-}
-
-// signIn fills keyshift's login page; tenant "" keeps the page's own.
-func (b *rpBrowser) signIn(p rpPage, tenant, login, pw string) rpPage {
-	b.t.Helper()
-	if p.url.Path != "/oauth2/login" || p.status != http.StatusOK {
-		b.t.Fatalf("want the login page, got %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	set := map[string]string{"login": login, "password": pw}
-	if tenant != "" {
-		set["tenant"] = tenant
-	}
-	return b.submit(p, set)
-}
-
-// approve answers a consent or device confirmation page with "approve".
-func (b *rpBrowser) approve(p rpPage) rpPage {
-	b.t.Helper()
-	if !strings.Contains(p.body, `name="decision" value="approve"`) {
-		b.t.Fatalf("want a page that asks for approval, got %s (status %d):\n%s", p.url, p.status, p.body)
-	}
-	return b.submit(p, map[string]string{"decision": "approve"})
-}
-
-// leftTo is where keyshift sent the browser away to.
-func (b *rpBrowser) leftTo() *url.URL {
-	b.t.Helper()
-	if b.left == nil {
-		b.t.Fatal("keyshift did not send the browser back to the client")
-	}
-	return b.left
+	return b.SignIn(p, tenant, login, pw)
 }
 
 // approveDevice is the person's part of the device flow: open the
@@ -386,12 +282,12 @@ func (b *rpBrowser) leftTo() *url.URL {
 func approveDevice(t *testing.T, base, verificationURI, userCode string) {
 	t.Helper()
 	b := newRPBrowser(t, base)
-	entry := b.signIn(b.get(verificationURI), "acme", "alice", rpPassword)
-	if entry.url.Path != "/oauth2/device" || !strings.Contains(entry.body, `value="`+userCode+`"`) {
-		t.Fatalf("the device page after sign-in does not carry the code %s: %s (status %d)\n%s", userCode, entry.url, entry.status, entry.body)
+	entry := rpSignIn(t, b, b.Get(verificationURI), "acme", "alice", rpPassword)
+	if entry.URL.Path != "/oauth2/device" || !strings.Contains(entry.Body, `value="`+userCode+`"`) {
+		t.Fatalf("the device page after sign-in does not carry the code %s: %s (status %d)\n%s", userCode, entry.URL, entry.Status, entry.Body)
 	}
-	confirm := b.submit(entry, nil)
-	if done := b.approve(confirm); done.status != http.StatusOK || !strings.Contains(done.body, "Device connected") {
-		t.Fatalf("after approving the device: %d\n%s", done.status, done.body)
+	confirm := b.Submit(entry, nil)
+	if done := b.Approve(confirm); done.Status != http.StatusOK || !strings.Contains(done.Body, "Device connected") {
+		t.Fatalf("after approving the device: %d\n%s", done.Status, done.Body)
 	}
 }

@@ -148,9 +148,9 @@ func (r *rpRun) authorizationCode() {
 		t.Fatalf("authorization URL %q lacks PKCE S256, state or nonce", auth.URL)
 	}
 	b := newRPBrowser(t, r.base)
-	consent := b.signIn(b.get(auth.URL), "", "alice", rpPassword)
-	b.approve(consent)
-	cb := b.leftTo()
+	consent := rpSignIn(t, b, b.Get(auth.URL), "", "alice", rpPassword)
+	b.Approve(consent)
+	cb := b.LeftTo()
 	if cb.Query().Get("iss") != r.base || cb.Query().Get("code") == "" {
 		t.Fatalf("callback %s lacks the code or iss=%s", cb, r.base)
 	}
