@@ -39,6 +39,7 @@ func TestBrowser(t *testing.T) {
 		{"TenantAdminEditsURL_OtherTenantsAndOperatorPagesNotFound", testTenantAdminEditsURL},
 		{"FormWithoutValidCSRFToken_Refused_NoClientCreated", testFormWithoutCSRFToken},
 		{"UserWithoutAdminRole_SeesNoAdministrationRights", testUserWithoutAdminRole},
+		{"TenantAdminAddsPerson_ShownPasswordSignsIn", testTenantAdminAddsPerson},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,6 +313,7 @@ func testTenantPages(t *testing.T, k *keyshift) {
 		{"tenant-client-detail", "/console/t/acme/clients/" + k.seeded.ClientID},
 		{"tenant-test", "/console/t/acme/test"},
 		{"tenant-audit", "/console/t/acme/audit"},
+		{"tenant-users", "/console/t/acme/users"},
 	} {
 		pages = append(pages, mainPage{name: p[0], path: p[1], keyboardTarget: signOut, skipLink: true})
 	}
@@ -500,4 +502,27 @@ func jsString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// testTenantAdminAddsPerson: alice adds carol as an admin on the People page;
+// the password shown once signs carol in to the console.
+func testTenantAdminAddsPerson(t *testing.T, k *keyshift) {
+	alice := signInAlice(t, k)
+	alice.open(t, "/console/t/acme/users")
+	alice.do(t, chromedp.SetValue(chromedp.ID("user-login"), "carol"), chromedp.SetValue(chromedp.ID("user-email"), "carol@acme.example"))
+	alice.do(t, chromedp.Click(chromedp.CSS(`input[name=admin]`), chromedp.NodeVisible))
+	if resp := alice.click(t, `//button[normalize-space()="Add and generate a password"]`); resp.Status != http.StatusCreated {
+		t.Fatalf("add person: status %d, want 201", resp.Status)
+	}
+	pw := alice.text(t, "#new-password")
+	if len(pw) < 12 {
+		t.Fatalf("shown password %q is too short to be a generated one", pw)
+	}
+	carol, resp := k.signIn(t, acme, "carol", pw)
+	if resp.Status != http.StatusOK {
+		t.Fatalf("carol signed in with the shown password and got status %d, want 200", resp.Status)
+	}
+	if got := carol.text(t, ".who"); !strings.Contains(got, "carol") && !strings.Contains(got, "Carol") {
+		t.Fatalf("signed in as %q, want carol", got)
+	}
 }

@@ -172,4 +172,6 @@ var flashes = map[string]string{
 	"client-enabled":   "Client enabled.",
 	"scopes-updated":   "Scopes updated.",
 	"brownout-removed": "Brownout removed.",
+	"user-disabled":    "User disabled; their sign-ins have ended.",
+	"user-enabled":     "User enabled.",
 }

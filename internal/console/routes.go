@@ -12,6 +12,7 @@ func (c *Console) routes() {
 	m.Handle("POST /console/logout", c.page(c.logout))
 	m.Handle("GET /console/{$}", c.page(c.home))
 	c.tenantRoutes()
+	c.userRoutes()
 	c.operatorRoutes()
 }
 
