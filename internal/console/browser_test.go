@@ -40,6 +40,7 @@ func TestBrowser(t *testing.T) {
 		{"FormWithoutValidCSRFToken_Refused_NoClientCreated", testFormWithoutCSRFToken},
 		{"UserWithoutAdminRole_SeesNoAdministrationRights", testUserWithoutAdminRole},
 		{"TenantAdminAddsPerson_ShownPasswordSignsIn", testTenantAdminAddsPerson},
+		{"OperatorCreatesTenantAndScope", testOperatorCreatesTenantAndScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,6 +315,7 @@ func testTenantPages(t *testing.T, k *keyshift) {
 		{"tenant-test", "/console/t/acme/test"},
 		{"tenant-audit", "/console/t/acme/audit"},
 		{"tenant-users", "/console/t/acme/users"},
+		{"tenant-webhook", "/console/t/acme/webhook"},
 	} {
 		pages = append(pages, mainPage{name: p[0], path: p[1], keyboardTarget: signOut, skipLink: true})
 	}
@@ -327,6 +329,7 @@ func testOperatorPages(t *testing.T, k *keyshift) {
 		{"operator-timeline", "/console/timeline"},
 		{"operator-impact", "/console/impact"},
 		{"operator-signing-keys", "/console/signing-keys"},
+		{"operator-scopes", "/console/scopes"},
 	} {
 		pages = append(pages, mainPage{name: p[0], path: p[1], keyboardTarget: signOut, skipLink: true})
 	}
@@ -524,5 +527,51 @@ func testTenantAdminAddsPerson(t *testing.T, k *keyshift) {
 	}
 	if got := carol.text(t, ".who"); !strings.Contains(got, "carol") && !strings.Contains(got, "Carol") {
 		t.Fatalf("signed in as %q, want carol", got)
+	}
+}
+
+// testOperatorCreatesTenantAndScope: the operator creates a tenant and a
+// scope from the console; the admin API sees both.
+func testOperatorCreatesTenantAndScope(t *testing.T, k *keyshift) {
+	op := signInOperator(t, k)
+	op.open(t, "/console/tenants")
+	op.do(t, chromedp.SetValue(chromedp.ID("tenant-id"), "initech"), chromedp.SetValue(chromedp.ID("tenant-name"), "Initech"))
+	if resp := op.click(t, `//button[normalize-space()="Create tenant"]`); resp.Status != http.StatusOK {
+		t.Fatalf("create tenant: status %d", resp.Status)
+	}
+	if got := op.text(t, "main"); !strings.Contains(got, "Tenant created.") || !strings.Contains(got, "initech") {
+		t.Fatalf("tenants page after creation does not list initech:\n%s", got)
+	}
+	var tenant struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	k.adminGet(t, "/admin/v1/tenants/initech", &tenant)
+	if tenant.ID != "initech" || tenant.Status != "active" {
+		t.Fatalf("admin API tenant = %+v", tenant)
+	}
+
+	op.open(t, "/console/scopes")
+	op.do(t, chromedp.SetValue(chromedp.ID("scope-name"), "core.widget.read"),
+		chromedp.SetValue(chromedp.ID("scope-description"), "Read widgets"),
+		chromedp.SetValue(chromedp.ID("scope-permissions"), "widgets:read"))
+	if resp := op.click(t, `//button[normalize-space()="Save scope"]`); resp.Status != http.StatusOK {
+		t.Fatalf("save scope: status %d", resp.Status)
+	}
+	var list struct {
+		Scopes []struct {
+			Name        string   `json:"name"`
+			Permissions []string `json:"permissions"`
+		} `json:"scopes"`
+	}
+	k.adminGet(t, "/admin/v1/scopes", &list)
+	i := slices.IndexFunc(list.Scopes, func(s struct {
+		Name        string   `json:"name"`
+		Permissions []string `json:"permissions"`
+	}) bool {
+		return s.Name == "core.widget.read"
+	})
+	if i < 0 || !slices.Equal(list.Scopes[i].Permissions, []string{"widgets:read"}) {
+		t.Fatalf("admin API has no core.widget.read covering widgets:read")
 	}
 }

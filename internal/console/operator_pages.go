@@ -38,6 +38,8 @@ type tenantsData struct {
 	Rows  []tenantRow
 	Sort  string
 	Chart string
+	// Disabled marks the disabled tenants (the report lists every tenant).
+	Disabled map[string]bool
 }
 
 // tenantSorts are the columns the tenants table sorts by.
@@ -72,7 +74,14 @@ func (c *Console) tenants(w http.ResponseWriter, r *http.Request, v *visit) erro
 			traffic[u.Tenant] += n
 		}
 	}
-	d := tenantsData{At: rep.At, Sort: r.URL.Query().Get("sort")}
+	d := tenantsData{At: rep.At, Sort: r.URL.Query().Get("sort"), Disabled: map[string]bool{}}
+	all, err := c.api.ListTenants(ctx, v.principal)
+	if err != nil {
+		return err
+	}
+	for _, t := range all {
+		d.Disabled[t.ID] = t.Status == store.StatusDisabled
+	}
 	if tenantSorts[d.Sort] == nil {
 		d.Sort = "traffic"
 	}

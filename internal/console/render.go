@@ -174,4 +174,9 @@ var flashes = map[string]string{
 	"brownout-removed": "Brownout removed.",
 	"user-disabled":    "User disabled; their sign-ins have ended.",
 	"user-enabled":     "User enabled.",
+	"tenant-created":   "Tenant created.",
+	"tenant-active":    "Tenant enabled.",
+	"tenant-disabled":  "Tenant disabled: its clients, keys and people are refused.",
+	"scope-saved":      "Scope saved.",
+	"webhook-deleted":  "Notifications stopped.",
 }

@@ -13,6 +13,7 @@ func (c *Console) routes() {
 	m.Handle("GET /console/{$}", c.page(c.home))
 	c.tenantRoutes()
 	c.userRoutes()
+	c.adminRoutes()
 	c.operatorRoutes()
 }
 
