@@ -36,6 +36,7 @@ throughput as a ratio of the baseline's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if serveBaseline != "" {
+				tuneGC() // the same collector setting as keyshift, for a like-for-like ratio
 				srv := &http.Server{Addr: serveBaseline, Handler: loadtest.BaselineHandler(), ReadHeaderTimeout: 5 * time.Second}
 				go func() { <-cmd.Context().Done(); _ = srv.Close() }()
 				if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {

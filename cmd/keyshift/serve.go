@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -119,6 +120,7 @@ func newServeCmd() *cobra.Command {
 }
 
 func runServe(ctx context.Context, out io.Writer, logger *slog.Logger, cfg server.Config, demoMode bool, scopesFile string) error {
+	tuneGC()
 	st, err := server.OpenStore(ctx, cfg.DB, logger, time.Now)
 	if err != nil {
 		return err
@@ -327,4 +329,17 @@ func checkEnvDurations(names ...string) error {
 		}
 	}
 	return nil
+}
+
+// serverGCPercent is the GOGC keyshift serves with unless GOGC is set.
+// keyshift's live heap is a few MiB (caches, templates) and each token
+// allocates ~16 KiB, so with the default 100 the collector runs every few
+// hundred tokens and rescans the whole heap each time: measured on
+// loopback, 400 gives ~10 % more tokens/s for ~10 MiB more memory.
+const serverGCPercent = 400
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
+	}
 }
