@@ -50,7 +50,7 @@ type env struct {
 	t     testing.TB
 	ctx   context.Context
 	clock *testClock
-	st    *sqlite.Store
+	st    store.Store
 	keys  *signing.Keyring
 	srv   *Server
 	ts    *httptest.Server
@@ -61,15 +61,24 @@ type env struct {
 // failure limiter is generous so tests of other behaviour do not trip it.
 func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
+	return newEnvOn(t, func(ctx context.Context, clock *testClock, log *slog.Logger) store.Store {
+		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ks.db"), sqlite.Options{Now: clock.Now, Logger: log})
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}, mod...)
+}
+
+// newEnvOn is newEnv on the store open returns.
+func newEnvOn(t testing.TB, open func(context.Context, *testClock, *slog.Logger) store.Store, mod ...func(*Config)) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	clock := &testClock{t: time.Now().UTC().Truncate(time.Second)}
 	log := slog.New(slog.DiscardHandler)
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ks.db"), sqlite.Options{Now: clock.Now, Logger: log})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := open(ctx, clock, log)
 	sealer, err := signing.NewSealer(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +11,10 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/postgres"
+	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
 
 // oidcClient is a relying party built from two independent libraries:
@@ -37,8 +42,20 @@ func (e *env) oidcClient(ctx context.Context, c testClient, redirect string, sco
 	}
 }
 
-func TestOIDC_CodeFlowWithRealClients(t *testing.T) {
-	e := newOIDCEnv(t)
+func TestOIDC_CodeFlowWithRealClients(t *testing.T) { codeFlowWithRealClients(t, newOIDCEnv(t)) }
+
+// TestOIDC_CodeFlowOnPostgres runs the same flow on PostgreSQL, where the
+// code's redemption, the refresh rotation and the sessions take row locks.
+func TestOIDC_CodeFlowOnPostgres(t *testing.T) {
+	e := newEnvOn(t, func(_ context.Context, clock *testClock, log *slog.Logger) store.Store {
+		return pgtest.Open(t, postgres.Options{Now: clock.Now, Logger: log})
+	}, func(c *Config) { c.Passwords = cheapPasswords(t) })
+	e.tenant("acme", store.StatusActive)
+	e.user("acme", "alice", alicePassword, nil)
+	codeFlowWithRealClients(t, e)
+}
+
+func codeFlowWithRealClients(t *testing.T, e *env) {
 	const redirect = "https://app.example/callback"
 	c := e.webClient("acme", redirect)
 	ctx := oidc.ClientContext(e.ctx, e.ts.Client())

@@ -43,7 +43,7 @@ func (e *env) peer() *env {
 func sharers(e *env, envs ...*env) []*failureSharer {
 	var out []*failureSharer
 	for _, x := range envs {
-		out = append(out, x.srv.newFailureSharer(e.st))
+		out = append(out, x.srv.newFailureSharer(e.st.(store.AuthFailures)))
 	}
 	return out
 }
@@ -74,7 +74,7 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 		b.token(c, "")
 	}
 	syncAll(t, fs...)
-	if rows, err := e.st.ListAuthFailures(e.ctx, time.Time{}, ""); err != nil || len(rows) != 0 {
+	if rows, err := e.st.(store.AuthFailures).ListAuthFailures(e.ctx, time.Time{}, ""); err != nil || len(rows) != 0 {
 		t.Fatalf("after successes only, stored failures = %v, %v; want none", rows, err)
 	}
 
