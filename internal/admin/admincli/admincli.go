@@ -33,7 +33,7 @@ func AddCommands(root *cobra.Command) {
 		pf.StringP("output", "o", "table", "output format: table or json")
 	}
 	root.AddCommand(newProfileCmd(), newTenantsCmd(), newScopesCmd(), newClientsCmd(),
-		newSigningKeysCmd(), newAuditCmd(), newKeysCmd(), newTimelineCmd(), newMigrationCmd(), newUsersCmd())
+		newSigningKeysCmd(), newAuditCmd(), newKeysCmd(), newTimelineCmd(), newMigrationCmd(), newUsersCmd(), newTrafficCmd())
 }
 
 // outputFormat returns "json" or "table".

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
 )
 
@@ -69,5 +70,26 @@ func TestMigrationCLI_TableJSONCSV(t *testing.T) {
 	}
 	if r := run(t, "", "migration", "--at", "soon"); r.err == nil {
 		t.Error("bad --at accepted")
+	}
+}
+
+func TestTrafficCLI_TableJSONAndBadDays(t *testing.T) {
+	seedKeys(t, setup(t))
+	var rep admin.TrafficReport
+	decodeOut(t, mustRun(t, "traffic", "acme", "--days", "7", "-o", "json"), &rep)
+	if rep.Tenant != "acme" || len(rep.Days) != 7 {
+		t.Fatalf("report = %+v, want 7 days of acme", rep)
+	}
+	table := mustRun(t, "traffic", "--days", "3")
+	if !strings.Contains(table, "TOKEN REQUESTS") || strings.Count(table, "\n") != 4 {
+		t.Errorf("table:\n%s", table)
+	}
+	for _, args := range [][]string{{"traffic", "--days", "0"}, {"traffic", "--days", "400"}, {"traffic", "a", "b"}} {
+		if r := run(t, "", args...); r.err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	if r := run(t, "", "traffic", "nosuchtenant"); r.err == nil || !strings.Contains(r.err.Error(), "not found") {
+		t.Errorf("unknown tenant: %v", r.err)
 	}
 }
