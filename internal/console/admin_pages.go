@@ -39,7 +39,21 @@ func (c *Console) tenantStatus(w http.ResponseWriter, r *http.Request, v *visit)
 	if status != store.StatusActive && status != store.StatusDisabled {
 		return errorf(http.StatusBadRequest, "unknown tenant status %q", status)
 	}
-	if _, err := c.api.UpdateTenant(r.Context(), v.principal, r.PathValue("tenant"), admin.UpdateTenantRequest{Status: &status}); err != nil {
+	tenant := r.PathValue("tenant")
+	if status == store.StatusDisabled && r.PostFormValue("confirm") != "yes" {
+		// Disabling cuts every client, key and person of the tenant off at
+		// once: ask first.
+		if _, err := c.api.GetTenant(r.Context(), v.principal, tenant); err != nil {
+			return err
+		}
+		c.render(w, http.StatusOK, "confirm", &view{Title: "Disable tenant " + tenant + "?", Section: "tenants", Who: whoOf(v), Data: confirmData{
+			Message: "Every OAuth client, API key and person of " + tenant + " is refused from the moment you confirm, until the tenant is enabled again.",
+			Action:  "/console/tenants/" + url.PathEscape(tenant) + "/status", Hidden: map[string]string{"status": status, "confirm": "yes"},
+			Button: "Disable " + tenant, Cancel: "/console/tenants",
+		}})
+		return nil
+	}
+	if _, err := c.api.UpdateTenant(r.Context(), v.principal, tenant, admin.UpdateTenantRequest{Status: &status}); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/tenants?done=tenant-"+status, http.StatusSeeOther)
@@ -128,4 +142,10 @@ func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	}
 	http.Redirect(w, r, "/console/t/"+url.PathEscape(tenant)+"/webhook?done=webhook-deleted", http.StatusSeeOther)
 	return nil
+}
+
+// confirmData is a confirmation page for a drastic action.
+type confirmData struct {
+	Message, Action, Button, Cancel string
+	Hidden                          map[string]string
 }

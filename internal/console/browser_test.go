@@ -551,6 +551,21 @@ func testOperatorCreatesTenantAndScope(t *testing.T, k *keyshift) {
 		t.Fatalf("admin API tenant = %+v", tenant)
 	}
 
+	// Disabling asks first; only the confirmation disables.
+	op.click(t, `button[aria-label="Disable tenant initech"]`)
+	if got := op.text(t, "main"); !strings.Contains(got, "Disable tenant initech?") {
+		t.Fatalf("no confirmation page:\n%s", got)
+	}
+	k.adminGet(t, "/admin/v1/tenants/initech", &tenant)
+	if tenant.Status != "active" {
+		t.Fatalf("the tenant was disabled before the confirmation: %+v", tenant)
+	}
+	op.click(t, `//button[normalize-space()="Disable initech"]`)
+	k.adminGet(t, "/admin/v1/tenants/initech", &tenant)
+	if tenant.Status != "disabled" {
+		t.Fatalf("after confirming, tenant = %+v", tenant)
+	}
+
 	op.open(t, "/console/scopes")
 	op.do(t, chromedp.SetValue(chromedp.ID("scope-name"), "core.widget.read"),
 		chromedp.SetValue(chromedp.ID("scope-description"), "Read widgets"),
