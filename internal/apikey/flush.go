@@ -8,35 +8,20 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/keyshift/keyshift/internal/flushloop"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-// finalFlushTimeout bounds the flush at shutdown, which runs after the
-// serving context is done.
-const finalFlushTimeout = 10 * time.Second
-
 // flushLoop flushes usage every FlushEvery and once more when ctx is done.
 func (s *Service) flushLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.FlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("apikey: usage flush failed; its counts are kept for the next one", "err", err)
-			}
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
-			err := s.Flush(fctx)
-			cancel()
-			if err != nil {
-				s.log.Error("apikey: final usage flush failed; usage since the last flush is lost", "err", err)
-			}
+	flushloop.Run(ctx, s.cfg.FlushEvery, s.Flush, func(err error, final bool) {
+		if final {
+			s.log.Error("apikey: final usage flush failed; usage since the last flush is lost", "err", err)
 			return
 		}
-	}
+		s.log.Warn("apikey: usage flush failed; its counts are kept for the next one", "err", err)
+	})
 }
 
 // Flush writes the usage counted since the last successful flush in one

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyshift/keyshift/internal/flushloop"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -23,10 +24,6 @@ type Config struct {
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
 }
-
-// finalFlushTimeout bounds the flush at shutdown, which runs after the
-// serving context is done.
-const finalFlushTimeout = 10 * time.Second
 
 // Service counts token requests in memory and writes the counts to the
 // store every FlushEvery and once more when Start's context ends.
@@ -93,24 +90,13 @@ func (s *Service) Start(ctx context.Context) error {
 func (s *Service) Wait() { s.wg.Wait() }
 
 func (s *Service) flushLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.FlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := s.Flush(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("traffic: token usage flush failed; its counts are kept for the next one", "err", err)
-			}
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
-			err := s.Flush(fctx)
-			cancel()
-			if err != nil {
-				s.log.Error("traffic: final token usage flush failed; counts since the last flush are lost", "err", err)
-			}
+	flushloop.Run(ctx, s.cfg.FlushEvery, s.Flush, func(err error, final bool) {
+		if final {
+			s.log.Error("traffic: final token usage flush failed; counts since the last flush are lost", "err", err)
 			return
 		}
-	}
+		s.log.Warn("traffic: token usage flush failed; its counts are kept for the next one", "err", err)
+	})
 }
 
 // Flush writes the counts recorded since the last successful flush in one
