@@ -19,6 +19,43 @@ import (
 // refuses at that instant with their traffic of the last 30 days. Operators
 // see every tenant, a tenant admin only its own.
 func (a *API) Migration(ctx context.Context, p Principal, at time.Time) (apikey.Report, error) {
+	if !p.IsOperator() {
+		return a.migration(ctx, p, p.Tenant, at)
+	}
+	tenants, err := a.st.ListTenants(ctx)
+	if err != nil {
+		return apikey.Report{}, fmt.Errorf("list tenants: %w", err)
+	}
+	return a.report(ctx, "", tenants, at)
+}
+
+// TenantMigration is one tenant's line of the migration report, for anyone
+// who may see the tenant; it reads that tenant's keys only.
+func (a *API) TenantMigration(ctx context.Context, p Principal, tenant string, at time.Time) (apikey.TenantReport, error) {
+	rep, err := a.migration(ctx, p, tenant, at)
+	if err != nil {
+		return apikey.TenantReport{}, err
+	}
+	for _, t := range rep.Tenants {
+		if t.Tenant == tenant {
+			return t, nil
+		}
+	}
+	return apikey.TenantReport{Tenant: tenant}, nil // the platform tenant has no line
+}
+
+// migration is the report of one tenant p may see.
+func (a *API) migration(ctx context.Context, p Principal, tenant string, at time.Time) (apikey.Report, error) {
+	t, err := a.GetTenant(ctx, p, tenant)
+	if err != nil {
+		return apikey.Report{}, err
+	}
+	return a.report(ctx, t.ID, []store.Tenant{t}, at)
+}
+
+// report builds the report of tenants; scope is their one id, or "" for
+// every tenant.
+func (a *API) report(ctx context.Context, scope string, tenants []store.Tenant, at time.Time) (apikey.Report, error) {
 	now := a.clock()
 	if at.IsZero() {
 		at = now
@@ -26,19 +63,6 @@ func (a *API) Migration(ctx context.Context, p Principal, at time.Time) (apikey.
 	tl, err := loadTimeline(ctx, a.st)
 	if err != nil {
 		return apikey.Report{}, err
-	}
-	scope := "" // every tenant
-	var tenants []store.Tenant
-	if p.IsOperator() {
-		if tenants, err = a.st.ListTenants(ctx); err != nil {
-			return apikey.Report{}, fmt.Errorf("list tenants: %w", err)
-		}
-	} else {
-		t, err := a.GetTenant(ctx, p, p.Tenant)
-		if err != nil {
-			return apikey.Report{}, err
-		}
-		scope, tenants = t.ID, []store.Tenant{t}
 	}
 	clients, err := a.st.ListClients(ctx, scope)
 	if err != nil {

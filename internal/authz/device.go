@@ -299,7 +299,7 @@ func (s *Server) issueDevice(ctx context.Context, tx store.Tx, req *tokenRequest
 		return issuance{}, errInvalidGrant("the user is no longer active")
 	case err != nil:
 		return issuance{}, fmt.Errorf("get user of device code: %w", err)
-	case u.Disabled || !s.clients.tenantActive(u.Tenant):
+	case !s.userActive(u):
 		return issuance{}, errInvalidGrant("the user is no longer active")
 	}
 	scopes := entitledScopes(intersect(d.Scopes, grantCeiling(c)), u)

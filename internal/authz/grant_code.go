@@ -84,7 +84,7 @@ func (g authorizationCodeGrant) handle(ctx context.Context, req *tokenRequest, c
 			return s.revokeCodeIssue(ctx, tx, ac, now)
 		}
 		u, err := tx.GetUser(ctx, ac.UserID)
-		if err != nil || u.Disabled || !s.clients.tenantActive(u.Tenant) {
+		if err != nil || !s.userActive(u) {
 			return errInvalidGrant("the user is no longer active")
 		}
 		p := &personGrant{user: u, authTime: ac.AuthTime, nonce: ac.Nonce, sessionID: ac.SessionID, jti: jti}

@@ -102,8 +102,8 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 		return issuance{}, err
 	}
 	var (
-		iss    issuance
-		reused string // why the family was revoked now, if it was
+		iss        issuance
+		revokedFor string // why this request revoked the family, if it did
 	)
 	err = s.st.Tx(ctx, func(tx store.Tx) error {
 		// The person first: a disabled user, a disabled tenant or a password
@@ -123,9 +123,9 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 			if uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 				return uerr
 			}
-			if uerr != nil || u.Disabled || !s.clients.tenantActive(u.Tenant) || u.PasswordChangedAt.After(cur.AuthTime) {
-				reused = "user_inactive"
-				return s.revokeFamily(ctx, tx, cur.ID, reused, now)
+			if uerr != nil || !s.userActive(u) || signedInBeforeReset(u, cur.AuthTime) {
+				revokedFor = "user_inactive"
+				return s.revokeFamily(ctx, tx, cur.ID, revokedFor, now)
 			}
 		}
 		var fam store.RefreshFamily
@@ -149,8 +149,8 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 				// The client's concurrent request: it gets the token its
 				// twin got, and the family stays as it is.
 			default:
-				reused = "refresh_reuse"
-				f.RevokedAt, f.RevokeReason = &now, reused
+				revokedFor = "refresh_reuse"
+				f.RevokedAt, f.RevokeReason = &now, revokedFor
 				fam = f
 				return f, nil
 			}
@@ -164,7 +164,7 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 		if err != nil {
 			return err
 		}
-		if reused != "" {
+		if revokedFor != "" {
 			return revokeFamilyToken(ctx, tx, fam, now)
 		}
 		scopes := intersect(fam.Scopes, grantCeiling(c))
@@ -186,14 +186,14 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 	if err != nil {
 		return issuance{}, err
 	}
-	switch reused {
+	switch revokedFor {
 	case "":
 		return iss, nil
 	case "user_inactive":
 		return issuance{}, errInvalidGrant("the user is no longer active")
 	default:
-		s.metrics.grantsRevoked.WithLabelValues(reused).Inc()
-		s.log.Warn("refresh token reused; revoked its family", "client_id", c.ID, "family", family)
+		s.metrics.grantsRevoked.WithLabelValues(revokedFor).Inc()
+		s.log.Warn("refresh token revokedFor; revoked its family", "client_id", c.ID, "family", family)
 		return issuance{}, errInvalidGrant("the refresh token was already used; sign in again")
 	}
 }

@@ -175,7 +175,7 @@ func (s *Server) checkPassword(r *http.Request, tenant, login, pw string) (store
 		if verr != nil {
 			s.log.Error("stored password hash unusable", "tenant", u.Tenant, "user_id", u.ID, "err", verr)
 		}
-		if ok && !u.Disabled && s.clients.tenantActive(u.Tenant) {
+		if ok && s.userActive(u) {
 			if rehash {
 				s.rehash(r.Context(), u.ID, pw)
 			}

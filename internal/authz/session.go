@@ -44,8 +44,7 @@ func (s *Server) currentSession(ctx context.Context, r *http.Request) (*signedIn
 	if err != nil {
 		return nil, fmt.Errorf("get session user: %w", err)
 	}
-	// A password reset ends the sessions signed in with the old one.
-	if u.Disabled || !s.clients.tenantActive(u.Tenant) || u.PasswordChangedAt.After(sess.AuthTime) {
+	if !s.userActive(u) || signedInBeforeReset(u, sess.AuthTime) {
 		return nil, nil
 	}
 	return &signedIn{session: sess, user: u}, nil
@@ -101,4 +100,16 @@ func authTimeOK(authTime, now time.Time, maxAge int) bool {
 		return true
 	}
 	return now.Sub(authTime) <= time.Duration(maxAge)*time.Second
+}
+
+// userActive reports whether u may sign in and be issued tokens: not
+// disabled, of an active tenant.
+func (s *Server) userActive(u store.User) bool {
+	return !u.Disabled && s.clients.tenantActive(u.Tenant)
+}
+
+// signedInBeforeReset reports whether a sign-in at authTime used a
+// password since reset: what it granted (sessions, refresh families) ends.
+func signedInBeforeReset(u store.User, authTime time.Time) bool {
+	return u.PasswordChangedAt.After(authTime)
 }

@@ -40,17 +40,11 @@ type overviewData struct {
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {
-	// For an operator the report covers every tenant; the page shows one.
-	rep, err := c.api.Migration(r.Context(), v.principal, time.Time{})
+	rep, err := c.api.TenantMigration(r.Context(), v.principal, tenant, time.Time{})
 	if err != nil {
 		return err
 	}
-	d := overviewData{}
-	for _, t := range rep.Tenants {
-		if t.Tenant == tenant {
-			d.Report = t
-		}
-	}
+	d := overviewData{Report: rep}
 	if d.Report.KeysOffAt != nil {
 		n := max(int(d.Report.KeysOffAt.Sub(c.now()).Hours()/24), 0)
 		d.DaysLeft = &n
