@@ -6,6 +6,7 @@ package console_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,6 +42,7 @@ func TestBrowser(t *testing.T) {
 		{"UserWithoutAdminRole_SeesNoAdministrationRights", testUserWithoutAdminRole},
 		{"TenantAdminAddsPerson_ShownPasswordSignsIn", testTenantAdminAddsPerson},
 		{"OperatorCreatesTenantAndScope", testOperatorCreatesTenantAndScope},
+		{"OperatorBadInput_RefusedWithMessage_NothingWritten", testOperatorBadInput},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -588,5 +590,59 @@ func testOperatorCreatesTenantAndScope(t *testing.T, k *keyshift) {
 	})
 	if i < 0 || !slices.Equal(list.Scopes[i].Permissions, []string{"widgets:read"}) {
 		t.Fatalf("admin API has no core.widget.read covering widgets:read")
+	}
+}
+
+// testOperatorBadInput: hostile or malformed form input gets a clear
+// refusal page and writes nothing.
+func testOperatorBadInput(t *testing.T, k *keyshift) {
+	op := signInOperator(t, k)
+
+	// A brownout that ends before it starts.
+	op.open(t, "/console/timeline")
+	op.do(t, chromedp.SetValue(chromedp.ID("bo-start"), "2030-01-02T10:00"), chromedp.SetValue(chromedp.ID("bo-end"), "2030-01-01T10:00"))
+	if resp := op.click(t, `//button[normalize-space()="Add brownout"]`); resp.Status < 400 || resp.Status >= 500 {
+		t.Fatalf("inverted brownout: status %d, want 4xx", resp.Status)
+	}
+	if got := op.text(t, "main"); !strings.Contains(got, "was not saved") {
+		t.Fatalf("no explanation on the page:\n%s", got)
+	}
+	var tl struct {
+		Brownouts []json.RawMessage `json:"brownouts"`
+	}
+	k.adminGet(t, "/admin/v1/timeline", &tl)
+	if len(tl.Brownouts) != 0 {
+		t.Fatalf("a refused brownout was stored: %s", tl.Brownouts)
+	}
+
+	// A tenant id that is no id, and markup in a name.
+	op.open(t, "/console/tenants")
+	op.do(t, chromedp.SetValue(chromedp.ID("tenant-id"), "Bad ID!"), chromedp.SetValue(chromedp.ID("tenant-name"), "<script>alert(1)</script>"))
+	if resp := op.click(t, `//button[normalize-space()="Create tenant"]`); resp.Status < 400 || resp.Status >= 500 {
+		t.Fatalf("bad tenant id: status %d, want 4xx", resp.Status)
+	}
+	if eval[bool](t, op, `!!document.querySelector("main script")`) {
+		t.Fatal("the page rendered a script element from input")
+	}
+	var tenants struct {
+		Tenants []struct {
+			ID string `json:"id"`
+		} `json:"tenants"`
+	}
+	k.adminGet(t, "/admin/v1/tenants", &tenants)
+	for _, tn := range tenants.Tenants {
+		if tn.ID == "Bad ID!" {
+			t.Fatal("a tenant with an invalid id was created")
+		}
+	}
+
+	// A scope name that is not service.object.right.
+	op.open(t, "/console/scopes")
+	op.do(t, chromedp.SetValue(chromedp.ID("scope-name"), "nodots"))
+	if resp := op.click(t, `//button[normalize-space()="Save scope"]`); resp.Status < 400 || resp.Status >= 500 {
+		t.Fatalf("bad scope name: status %d, want 4xx", resp.Status)
+	}
+	if got := op.text(t, "main"); !strings.Contains(got, "was not saved") {
+		t.Fatalf("no explanation on the scopes page:\n%s", got)
 	}
 }
