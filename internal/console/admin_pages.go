@@ -106,7 +106,12 @@ type webhookData struct {
 }
 
 func (c *Console) webhook(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {
-	return c.renderWebhook(w, r, v, tenant, http.StatusOK, webhookData{Form: url.Values{}}, "")
+	d := webhookData{Form: url.Values{}}
+	var saved admin.PutWebhookResponse
+	if c.takeReveal(w, r, v, revealWebhookSaved, &saved) {
+		d.Secret = saved.Secret
+	}
+	return c.renderWebhook(w, r, v, tenant, http.StatusOK, d, "")
 }
 
 func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, v *visit, tenant string, status int, d webhookData, problem string) error {
@@ -120,7 +125,7 @@ func (c *Console) renderWebhook(w http.ResponseWriter, r *http.Request, v *visit
 	default:
 		return err
 	}
-	c.render(w, status, "webhook", &view{Title: "Notifications", Section: "webhook", Tenant: tenant, Who: whoOf(v), Flash: flash(r), Error: problem, Data: d})
+	c.render(w, status, "webhook", &view{Title: "Notifications", Section: "webhook", Tenant: tenant, Who: whoOf(v), Flash: revealFlash(r, revealWebhookSaved, d.Secret != ""), Error: problem, Data: d})
 	return nil
 }
 
@@ -132,7 +137,9 @@ func (c *Console) putWebhook(w http.ResponseWriter, r *http.Request, v *visit, t
 	if err != nil {
 		return err
 	}
-	// The signing secret appears in this answer only.
+	if ok, err := c.revealAfterRedirect(w, r, v, "/console/t/"+tenant+"/webhook", revealWebhookSaved, res); ok || err != nil {
+		return err
+	}
 	return c.renderWebhook(w, r, v, tenant, http.StatusOK, webhookData{Secret: res.Secret, Form: url.Values{}}, "")
 }
 

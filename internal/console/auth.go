@@ -122,7 +122,7 @@ func (c *Console) startSignIn(w http.ResponseWriter, r *http.Request) {
 		ret = "/console/"
 	}
 	f := signInFlow{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(), Return: ret, Expires: c.now().Add(flowTTL).Unix()}
-	sealed, err := c.seal(f)
+	sealed, err := c.seal(flowCookie, f)
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
@@ -265,8 +265,10 @@ func (c *Console) gcm() (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
-func (c *Console) seal(f signInFlow) (string, error) {
-	plain, err := json.Marshal(f)
+// seal encrypts and authenticates v as a cookie value for cookie name, so
+// that a value sealed for one cookie cannot be replayed as another.
+func (c *Console) seal(name string, v any) (string, error) {
+	plain, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
@@ -278,24 +280,30 @@ func (c *Console) seal(f signInFlow) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, plain, []byte(flowCookie))), nil
+	return base64.RawURLEncoding.EncodeToString(g.Seal(nonce, nonce, plain, []byte(name))), nil
 }
 
-func (c *Console) openFlow(r *http.Request) (signInFlow, bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(c.cookie(r, flowCookie))
+// unseal reads the sealed cookie name of r into v; false when it is
+// missing, forged or sealed for another cookie.
+func (c *Console) unseal(r *http.Request, name string, v any) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(c.cookie(r, name))
 	if err != nil {
-		return signInFlow{}, false
+		return false
 	}
 	g, err := c.gcm()
 	if err != nil || len(raw) < g.NonceSize() {
-		return signInFlow{}, false
+		return false
 	}
-	plain, err := g.Open(nil, raw[:g.NonceSize()], raw[g.NonceSize():], []byte(flowCookie))
+	plain, err := g.Open(nil, raw[:g.NonceSize()], raw[g.NonceSize():], []byte(name))
 	if err != nil {
-		return signInFlow{}, false
+		return false
 	}
+	return json.Unmarshal(plain, v) == nil
+}
+
+func (c *Console) openFlow(r *http.Request) (signInFlow, bool) {
 	var f signInFlow
-	if json.Unmarshal(plain, &f) != nil || c.now().Unix() > f.Expires || !strings.HasPrefix(f.Return, "/console/") {
+	if !c.unseal(r, flowCookie, &f) || c.now().Unix() > f.Expires || !strings.HasPrefix(f.Return, "/console/") {
 		return signInFlow{}, false
 	}
 	return f, true

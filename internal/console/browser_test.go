@@ -43,6 +43,7 @@ func TestBrowser(t *testing.T) {
 		{"TenantAdminAddsPerson_ShownPasswordSignsIn", testTenantAdminAddsPerson},
 		{"OperatorCreatesTenantAndScope", testOperatorCreatesTenantAndScope},
 		{"OperatorBadInput_RefusedWithMessage_NothingWritten", testOperatorBadInput},
+		{"ReloadAfterCredentialShown_RepeatsNothing_ShownCredentialWorks", testReloadAfterCredentialShown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,8 +93,9 @@ func testCreateClientWithThreeScopes(t *testing.T, k *keyshift) {
 	if !slices.Equal(checked, scopes) {
 		t.Fatalf("checked scopes before submit = %v, want %v", checked, scopes)
 	}
-	if resp := alice.click(t, `//button[normalize-space()="Create client"]`); resp.Status != http.StatusCreated {
-		t.Fatalf("create client: status %d, want 201", resp.Status)
+	// The POST redirects (303) to the page that shows the secret once.
+	if resp := alice.click(t, `//button[normalize-space()="Create client"]`); resp.Status != http.StatusOK {
+		t.Fatalf("create client: status %d, want 200 after the redirect", resp.Status)
 	}
 
 	// The secret starts hidden; the Show button reveals it.
@@ -516,8 +518,8 @@ func testTenantAdminAddsPerson(t *testing.T, k *keyshift) {
 	alice.open(t, "/console/t/acme/users")
 	alice.do(t, chromedp.SetValue(chromedp.ID("user-login"), "carol"), chromedp.SetValue(chromedp.ID("user-email"), "carol@acme.example"))
 	alice.do(t, chromedp.Click(chromedp.CSS(`input[name=admin]`), chromedp.NodeVisible))
-	if resp := alice.click(t, `//button[normalize-space()="Add and generate a password"]`); resp.Status != http.StatusCreated {
-		t.Fatalf("add person: status %d, want 201", resp.Status)
+	if resp := alice.click(t, `//button[normalize-space()="Add and generate a password"]`); resp.Status != http.StatusOK {
+		t.Fatalf("add person: status %d, want 200 after the redirect", resp.Status)
 	}
 	pw := alice.text(t, "#new-password")
 	if len(pw) < 12 {
@@ -644,5 +646,86 @@ func testOperatorBadInput(t *testing.T, k *keyshift) {
 	}
 	if got := op.text(t, "main"); !strings.Contains(got, "was not saved") {
 		t.Fatalf("no explanation on the scopes page:\n%s", got)
+	}
+}
+
+// testReloadAfterCredentialShown: a person reloads each page that showed a
+// credential once (a created client, a rotated secret, an added person).
+// The reload sends nothing again: one client, one rotation, one person;
+// the credential is not shown again, and the one that was shown works.
+func testReloadAfterCredentialShown(t *testing.T, k *keyshift) {
+	alice := signInAlice(t, k)
+	reload := func(what string) {
+		t.Helper()
+		resp, err := chromedp.RunResponse(alice.ctx, chromedp.Reload())
+		if err != nil {
+			t.Fatalf("reload after %s: %v", what, err)
+		}
+		if resp.Status != http.StatusOK {
+			t.Fatalf("reload after %s: status %d, want 200", what, resp.Status)
+		}
+		if got := alice.text(t, ".flash"); !strings.Contains(got, "shown once") {
+			t.Errorf("reload after %s: flash %q does not say the credential was shown once", what, got)
+		}
+	}
+	absent := func(what, id string) {
+		t.Helper()
+		if n := eval[int](t, alice, `document.querySelectorAll("#`+id+`").length`); n != 0 {
+			t.Errorf("reload after %s shows #%s again", what, id)
+		}
+	}
+
+	// A new client.
+	alice.open(t, "/console/t/acme/clients/new")
+	alice.do(t, chromedp.SetValue(chromedp.ID("name"), "Reload test"))
+	alice.do(t, chromedp.Click(chromedp.CSS(scopeBox("core.invoice.read")), chromedp.NodeVisible))
+	alice.click(t, `//button[normalize-space()="Create client"]`)
+	clientID := alice.text(t, "#new-client-id")
+	secret := eval[string](t, alice, `document.getElementById("new-secret").textContent`)
+	reload("creating a client")
+	absent("creating a client", "new-secret")
+	var list struct {
+		Clients []admin.ClientView `json:"clients"`
+	}
+	k.adminGet(t, "/admin/v1/tenants/acme/clients", &list)
+	n := 0
+	for _, c := range list.Clients {
+		if c.Name == "Reload test" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d clients named %q after a reload of the created page, want 1", n, "Reload test")
+	}
+	k.token(t, clientID, secret)
+
+	// A rotated secret: the reload must not rotate again (which would push
+	// the shown secret's predecessor out and leave two secrets nobody saw).
+	alice.open(t, "/console/t/acme/clients/"+clientID)
+	alice.click(t, `//button[normalize-space()="Create a new secret"]`)
+	rotated := alice.text(t, "#rot-secret")
+	reload("rotating the secret")
+	absent("rotating the secret", "rot-secret")
+	var cv admin.ClientView
+	k.adminGet(t, "/admin/v1/tenants/acme/clients/"+clientID, &cv)
+	if len(cv.Secrets) != 2 {
+		t.Fatalf("client has %d secrets after one rotation and a reload, want 2 (old and new)", len(cv.Secrets))
+	}
+	k.token(t, clientID, rotated)
+	k.token(t, clientID, secret) // the overlap: the first secret still works
+
+	// A new person: the reload adds nobody and generates no new password.
+	alice.open(t, "/console/t/acme/users")
+	alice.do(t, chromedp.SetValue(chromedp.ID("user-login"), "dave"), chromedp.SetValue(chromedp.ID("user-email"), "dave@acme.example"))
+	alice.do(t, chromedp.Click(chromedp.CSS(`input[name=admin]`), chromedp.NodeVisible))
+	alice.click(t, `//button[normalize-space()="Add and generate a password"]`)
+	pw := alice.text(t, "#new-password")
+	reload("adding a person")
+	absent("adding a person", "new-password")
+	if p := alice.path(t); !strings.HasPrefix(p, "/console/t/acme/users?") {
+		t.Errorf("after the reload the page is %s, want the People page", p)
+	}
+	if _, resp := k.signIn(t, acme, "dave", pw); resp.Status != http.StatusOK {
+		t.Fatalf("dave signed in with the password shown before the reload: status %d, want 200", resp.Status)
 	}
 }

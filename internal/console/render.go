@@ -179,4 +179,7 @@ var flashes = map[string]string{
 	"tenant-disabled":  "Tenant disabled: its clients, keys and people are refused.",
 	"scope-saved":      "Scope saved.",
 	"webhook-deleted":  "Notifications stopped.",
+	"webhook-saved":    "Notifications saved.",
+	"user-created":     "User added.",
+	"password-reset":   "Password reset; their sign-ins have ended.",
 }

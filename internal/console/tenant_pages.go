@@ -71,6 +71,10 @@ type keysData struct {
 }
 
 func (c *Console) keys(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {
+	var conv admin.ConvertKeyResponse
+	if c.takeReveal(w, r, v, revealKeyConverted, &conv) {
+		return c.renderKeys(w, r, v, tenant, &conv)
+	}
 	return c.renderKeys(w, r, v, tenant, nil)
 }
 
@@ -94,7 +98,7 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, v *visit, t
 		d.Keys = append(d.Keys, keyRow{KeyView: k, Sparkline: sparkline(series, "Requests per day with key "+k.Name+", last 30 days"), UserAgents: agents})
 	}
 	status := http.StatusOK
-	c.render(w, status, "keys", &view{Title: "API keys", Section: "keys", Tenant: tenant, Who: whoOf(v), Flash: flash(r), Data: d})
+	c.render(w, status, "keys", &view{Title: "API keys", Section: "keys", Tenant: tenant, Who: whoOf(v), Flash: revealFlash(r, revealKeyConverted, conv != nil), Data: d})
 	return nil
 }
 
@@ -140,7 +144,9 @@ func (c *Console) convertKey(w http.ResponseWriter, r *http.Request, v *visit, t
 	if err != nil {
 		return err
 	}
-	// The new secret is shown in this answer only: render, do not redirect.
+	if ok, err := c.revealAfterRedirect(w, r, v, "/console/t/"+tenant+"/keys", revealKeyConverted, conv); ok || err != nil {
+		return err
+	}
 	return c.renderKeys(w, r, v, tenant, &conv)
 }
 
@@ -220,7 +226,14 @@ func (c *Console) newClient(w http.ResponseWriter, r *http.Request, v *visit, te
 	if err != nil {
 		return err
 	}
-	c.render(w, http.StatusOK, "client_new", &view{Title: "New OAuth client", Section: "clients", Tenant: tenant, Who: whoOf(v), Data: clientFormData{Groups: groups, Form: url.Values{}}})
+	d := clientFormData{Groups: groups, Form: url.Values{}}
+	var created admin.CreateClientResponse
+	title := "New OAuth client"
+	shown := c.takeReveal(w, r, v, revealClientCreated, &created)
+	if shown {
+		d.Created, title = &created, "Client created"
+	}
+	c.render(w, http.StatusOK, "client_new", &view{Title: title, Section: "clients", Tenant: tenant, Who: whoOf(v), Flash: revealFlash(r, revealClientCreated, shown), Data: d})
 	return nil
 }
 
@@ -246,7 +259,9 @@ func (c *Console) createClient(w http.ResponseWriter, r *http.Request, v *visit,
 	if err != nil {
 		return err
 	}
-	// The secret appears in this answer only.
+	if ok, err := c.revealAfterRedirect(w, r, v, "/console/t/"+tenant+"/clients/new", revealClientCreated, created); ok || err != nil {
+		return err
+	}
 	d.Created = &created
 	c.render(w, http.StatusCreated, "client_new", &view{Title: "Client created", Section: "clients", Tenant: tenant, Who: whoOf(v), Data: d})
 	return nil
@@ -260,6 +275,10 @@ type clientData struct {
 }
 
 func (c *Console) client(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {
+	var rotated admin.RotateSecretResponse
+	if c.takeReveal(w, r, v, revealSecretRotated, &rotated) {
+		return c.renderClient(w, r, v, tenant, &rotated)
+	}
 	return c.renderClient(w, r, v, tenant, nil)
 }
 
@@ -273,7 +292,7 @@ func (c *Console) renderClient(w http.ResponseWriter, r *http.Request, v *visit,
 		return err
 	}
 	d := clientData{Client: cv, Groups: groups, NewSecret: rotated, Tomorrow: c.now().Add(24 * time.Hour).Format("2006-01-02")}
-	c.render(w, http.StatusOK, "client", &view{Title: cv.Name, Section: "clients", Tenant: tenant, Who: whoOf(v), Flash: flash(r), Data: d})
+	c.render(w, http.StatusOK, "client", &view{Title: cv.Name, Section: "clients", Tenant: tenant, Who: whoOf(v), Flash: revealFlash(r, revealSecretRotated, rotated != nil), Data: d})
 	return nil
 }
 
@@ -316,8 +335,12 @@ func (c *Console) rotateSecret(w http.ResponseWriter, r *http.Request, v *visit,
 		}
 		req.PreviousExpiresAt = &t
 	}
-	rotated, err := c.api.RotateClientSecret(r.Context(), v.principal, tenant, r.PathValue("id"), req)
+	id := r.PathValue("id")
+	rotated, err := c.api.RotateClientSecret(r.Context(), v.principal, tenant, id, req)
 	if err != nil {
+		return err
+	}
+	if ok, err := c.revealAfterRedirect(w, r, v, "/console/t/"+tenant+"/clients/"+id, revealSecretRotated, rotated); ok || err != nil {
 		return err
 	}
 	return c.renderClient(w, r, v, tenant, &rotated)

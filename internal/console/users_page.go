@@ -29,7 +29,12 @@ type usersData struct {
 }
 
 func (c *Console) users(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {
-	return c.renderUsers(w, r, v, tenant, http.StatusOK, usersData{Form: url.Values{}})
+	d := usersData{Form: url.Values{}}
+	var pw admin.UserWithPassword
+	if c.takeReveal(w, r, v, revealUserCreated, &pw) || c.takeReveal(w, r, v, revealPasswordReset, &pw) {
+		d.Password, d.Login = pw.Password, pw.Login
+	}
+	return c.renderUsers(w, r, v, tenant, http.StatusOK, d)
 }
 
 func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, tenant string, status int, d usersData) error {
@@ -38,7 +43,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, v *visit, 
 		return err
 	}
 	d.Users = list
-	vw := &view{Title: "People", Section: "users", Tenant: tenant, Who: whoOf(v), Flash: flash(r), Data: d}
+	vw := &view{Title: "People", Section: "users", Tenant: tenant, Who: whoOf(v), Flash: revealFlash(r, r.URL.Query().Get("done"), d.Password != ""), Data: d}
 	if d.Problem != nil {
 		vw.Error = "The user was not created: " + problemText(d.Problem)
 	}
@@ -59,7 +64,9 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, v *visit, t
 	if err != nil {
 		return err
 	}
-	// The generated password appears in this answer only.
+	if ok, err := c.revealAfterRedirect(w, r, v, "/console/t/"+tenant+"/users", revealUserCreated, created); ok || err != nil {
+		return err
+	}
 	return c.renderUsers(w, r, v, tenant, http.StatusCreated, usersData{Form: url.Values{}, Password: created.Password, Login: created.Login})
 }
 
@@ -79,6 +86,9 @@ func (c *Console) userStatus(w http.ResponseWriter, r *http.Request, v *visit, t
 func (c *Console) resetPassword(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {
 	res, err := c.api.SetUserPassword(r.Context(), v.principal, tenant, r.PathValue("id"), admin.SetPasswordRequest{})
 	if err != nil {
+		return err
+	}
+	if ok, err := c.revealAfterRedirect(w, r, v, "/console/t/"+tenant+"/users", revealPasswordReset, res); ok || err != nil {
 		return err
 	}
 	return c.renderUsers(w, r, v, tenant, http.StatusOK, usersData{Form: url.Values{}, Password: res.Password, Login: res.Login})
