@@ -85,13 +85,17 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 			t.Fatalf("failure %d on A: %d", i, r.status)
 		}
 	}
-	if r := b.postFrom("127.0.0.20", PathToken, &c, grant); r.status != http.StatusOK {
-		t.Fatalf("B before sharing: %d; want 200 (B has not heard yet)", r.status)
+	if r := b.postFrom("127.0.0.20", PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+		t.Fatalf("B before sharing: %d; want 401 (B has not heard yet)", r.status)
 	}
 	syncAll(t, fs...)
-	r := b.postFrom("127.0.0.21", PathToken, &c, grant)
+	r := b.postFrom("127.0.0.21", PathToken, &wrong, grant)
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("B after sharing: %d %v; want 429 with Retry-After", r.status, r.header)
+	}
+	// The right secret is never refused for failures.
+	if r := b.postFrom("127.0.0.21", PathToken, &c, grant); r.status != http.StatusOK {
+		t.Fatalf("right secret on B after sharing: %d; want 200", r.status)
 	}
 	// Sharing again adds nothing: only increments are absorbed, so B
 	// refills as A does.
@@ -123,8 +127,11 @@ func TestShareFailures_SpreadGuessesStillHitTheLimit(t *testing.T) {
 	syncAll(t, fs...)
 	syncAll(t, fs...) // A hears B's failures on its second sync
 	for name, x := range map[string]*env{"A": e, "B": b} {
-		if r := x.postFrom("127.0.0.40", PathToken, &c, grant); r.status != http.StatusTooManyRequests {
+		if r := x.postFrom("127.0.0.40", PathToken, &wrong, grant); r.status != http.StatusTooManyRequests {
 			t.Errorf("%s after 4 failures spread over two instances: %d; want 429", name, r.status)
+		}
+		if r := x.postFrom("127.0.0.40", PathToken, &c, grant); r.status != http.StatusOK {
+			t.Errorf("%s: right secret after the limit: %d; want 200", name, r.status)
 		}
 	}
 }
