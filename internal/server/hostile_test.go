@@ -206,7 +206,20 @@ func runHostile(t *testing.T, hs *hostileServer) {
 		creds = append(creds, u.Password)
 	}
 	reqs := hostileRequests(hs, creds)
+	// Start-up work (signing keys of every algorithm, bootstrap) writes in
+	// the background; wait until the store is quiet.
 	before := snapshot(t, hs.st)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		time.Sleep(300 * time.Millisecond)
+		again := snapshot(t, hs.st)
+		if again == before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the store never settled before the run")
+		}
+		before = again
+	}
 
 	// Send them from 199 loopback addresses, a few at a time.
 	const addrs = 199
