@@ -41,9 +41,10 @@ type hostileServer struct {
 	logs *lockedBuffer
 	demo demo.Result
 	op   *OperatorCredentials
+	srv  *Server
 }
 
-func startHostileServer(t *testing.T, dsn string) *hostileServer {
+func startHostileServer(t *testing.T, dsn string, mod ...func(*Config)) *hostileServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
@@ -79,8 +80,12 @@ func startHostileServer(t *testing.T, dsn string) *hostileServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(ctx, Config{Issuer: base, Logger: logger, SecretFile: filepath.Join(dir, "ks.secret"),
-		Routes: routes, Upstream: "http://" + up.Addr().String(), ShutdownTimeout: 5 * time.Second}, st)
+	cfg := Config{Issuer: base, Logger: logger, SecretFile: filepath.Join(dir, "ks.secret"),
+		Routes: routes, Upstream: "http://" + up.Addr().String(), ShutdownTimeout: 5 * time.Second}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	srv, err := New(ctx, cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +104,7 @@ func startHostileServer(t *testing.T, dsn string) *hostileServer {
 			t.Fatal("demo client never reached the token endpoint's cache")
 		}
 	}
-	return &hostileServer{base: base, st: st, logs: logs, demo: res, op: op}
+	return &hostileServer{base: base, st: st, logs: logs, demo: res, op: op, srv: srv}
 }
 
 // fromAddr is an HTTP client whose connections come from ip (Linux routes
