@@ -41,7 +41,7 @@ func send(t *testing.T, hc *http.Client, method, u, xff string, hdr map[string]s
 // usage; from any other peer the header is ignored.
 func TestTrustedProxies_ClientAddressEverywhere(t *testing.T) {
 	hs := startHostileServer(t, "", func(c *Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
-	proxy := fromAddr("127.0.0.1")  // trusted
+	proxy := fromAddr("127.0.0.1")   // trusted
 	direct := fromAddr("127.0.0.77") // not trusted
 	tokenURL := hs.base + "/oauth2/token"
 	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
@@ -75,7 +75,7 @@ func TestTrustedProxies_ClientAddressEverywhere(t *testing.T) {
 	}
 	asOp := map[string]string{"Authorization": "Bearer " + opTok.AccessToken, "Content-Type": "application/json"}
 	for i, c := range []struct {
-		hc         *http.Client
+		hc          *http.Client
 		xff, wantIP string
 	}{{proxy, "203.0.113.5", "203.0.113.5"}, {direct, "203.0.113.6", "127.0.0.77"}} {
 		id := fmt.Sprintf("proxytest%d", i)
