@@ -2,6 +2,8 @@ package authz
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -164,7 +166,7 @@ var errBadLogin = &Error{Code: CodeAccessDenied, Description: "Wrong organisatio
 func (s *Server) checkPassword(r *http.Request, tenant, login, pw string) (store.User, error) {
 	now := s.cfg.Now()
 	addr := clientip.LimitKey(r)
-	account := tenant + "/" + strings.ToLower(login)
+	account := accountKey(tenant, login)
 	wait, limited := s.addrLimiter.blocked(addr, now)
 	if w2, l := s.accountLimiter.blocked(account, now); l {
 		wait, limited = max(wait, w2), true
@@ -199,6 +201,13 @@ func (s *Server) checkPassword(r *http.Request, tenant, login, pw string) (store
 	s.metrics.logins.WithLabelValues("failure").Inc()
 	s.log.Info("sign-in failed", append(who, "remote_addr", remoteAddr(r))...)
 	return store.User{}, errBadLogin
+}
+
+// accountKey is the throttle key of a sign-in account: a hash, since what
+// was typed may be a password and the key is shared through the store.
+func accountKey(tenant, login string) string {
+	h := sha256.Sum256([]byte(tenant + "/" + strings.ToLower(login)))
+	return hex.EncodeToString(h[:16])
 }
 
 // logTenant is a typed tenant for the log: as typed when such a tenant

@@ -2,11 +2,13 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +197,48 @@ func TestShareFailures_StoreDown_CountsKeptForNextFlush(t *testing.T) {
 	}
 	if got[failurePrefixClient+c.ID] != 1 || len(got) != 2 {
 		t.Fatalf("flushed after the outage: %v; want the client's and the address's one failure", got)
+	}
+}
+
+// TestShareFailures_SignInFailuresThrottleTheAccountEverywhere: failed
+// sign-ins of one account on instance A throttle it on instance B (the
+// documented "shared between instances"), and what was typed is stored
+// only as a hash.
+func TestShareFailures_SignInFailuresThrottleTheAccountEverywhere(t *testing.T) {
+	e := newOIDCEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(time.Hour) })
+	c := e.webClient("acme", webRedirect)
+	b := e.peer()
+	fs := sharers(e, e, b)
+	try := func(x *env, from, login, pw string) int {
+		t.Helper()
+		br := newBrowserFrom(t, x.ts.URL, from)
+		action, f := x.loginForm(br, c)
+		f.Set("login", login)
+		f.Set("password", pw)
+		resp, err := br.noFollow().PostForm(x.ts.URL+action, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 3 {
+		if s := try(e, fmt.Sprintf("127.0.0.%d", 60+i), "alice", "typed-secret-"+fmt.Sprint(i)); s != http.StatusBadRequest {
+			t.Fatalf("failure %d on A: %d", i, s)
+		}
+	}
+	syncAll(t, fs...)
+	syncAll(t, fs...)
+	if s := try(b, "127.0.0.70", "alice", alicePassword); s != http.StatusTooManyRequests {
+		t.Fatalf("alice on B after 3 failures on A: %d; want 429", s)
+	}
+	rows, err := e.st.(store.AuthFailures).ListAuthFailures(e.ctx, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if strings.Contains(r.Key, "alice") || strings.Contains(r.Key, "typed-secret") {
+			t.Fatalf("stored failure key %q holds what was typed", r.Key)
+		}
 	}
 }
