@@ -33,16 +33,14 @@ func ClientID(id string) string {
 	if clientIDShape.MatchString(id) {
 		return id
 	}
-	return Describe(id)
+	return Value(id)
 }
 
 // Value describes a request-supplied value without revealing it, for a
 // log line that must say something was there (a login that matched
-// nobody, a tenant that does not exist).
-func Value(s string) string { return Describe(s) }
-
-// Describe names the shape of s and its length, never its content.
-func Describe(s string) string {
+// nobody, a tenant that does not exist): its shape and length, never its
+// content.
+func Value(s string) string {
 	kind := "value"
 	switch {
 	case s == "":
