@@ -16,8 +16,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/demo"
 	"github.com/keyshift/keyshift/internal/gateway"
+	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/server"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -45,9 +47,9 @@ func (f *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch f.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(redact.NewHandler(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(redact.NewHandler(slog.NewJSONHandler(w, opts))), nil
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
 	}
@@ -62,6 +64,7 @@ func newServeCmd() *cobra.Command {
 		prePublish           time.Duration
 		sessions             sessionFlags
 		gw                   gatewayFlags
+		trustedProxies       string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -90,12 +93,17 @@ func newServeCmd() *cobra.Command {
 			if (tlsCert == "") != (tlsKey == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
+			proxies, err := clientip.ParseTrusted(trustedProxies)
+			if err != nil {
+				return fmt.Errorf("--trusted-proxies: %w", err)
+			}
 			cfg := server.Config{
 				DB: cf.db, Issuer: cf.issuer, Addr: cf.addr, SecretFile: cf.secretFile,
 				Secret: os.Getenv("KEYSHIFT_SECRET"), TLSCert: tlsCert, TLSKey: tlsKey,
 				SigningAlg: alg, KeyPrePublish: prePublish, Logger: logger,
 				Upstream: gw.upstream, APIKeyHeader: gw.keyHeader,
 				SessionTTL: sessions.session, RefreshTokenTTL: sessions.refresh,
+				TrustedProxies: proxies,
 			}
 			if gw.routes != "" {
 				if cfg.Routes, err = gateway.LoadRoutes(gw.routes); err != nil {
@@ -113,6 +121,8 @@ func newServeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&alg, "signing-alg", envOr("KEYSHIFT_SIGNING_ALG", "ES256"), "access token signing algorithm: ES256, EdDSA or RS256; keys of the others are kept for ID tokens [KEYSHIFT_SIGNING_ALG]")
 	cmd.Flags().DurationVar(&prePublish, "key-prepublish", time.Hour, "how long a new signing key is published before it signs")
 	cmd.Flags().StringVar(&scopesFile, "scopes", envOr("KEYSHIFT_SCOPES", ""), "scope catalogue file to load at start (JSON, see internal/demo/catalogue.json) [KEYSHIFT_SCOPES]")
+	cmd.Flags().StringVar(&trustedProxies, "trusted-proxies", envOr("KEYSHIFT_TRUSTED_PROXIES", ""),
+		"comma-separated CIDRs of proxies whose Forwarded / X-Forwarded-For header names the client (none by default, not even loopback) [KEYSHIFT_TRUSTED_PROXIES]")
 	gw.register(cmd)
 	sessions.register(cmd)
 	cmd.Flags().BoolVar(&demoMode, "demo", false, "seed demo data (tenant acme, procurement scopes, one client) into a fresh temporary store and print curl lines")

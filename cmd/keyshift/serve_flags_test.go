@@ -8,7 +8,8 @@ import (
 )
 
 // TestServe_RefusesBadLifetimes: a lifetime that is not a positive
-// duration stops serve with one line, before anything is created.
+// duration (or a trusted proxy that is not a CIDR) stops serve with one
+// line, before anything is created.
 func TestServe_RefusesBadLifetimes(t *testing.T) {
 	tests := []struct {
 		name string
@@ -19,6 +20,8 @@ func TestServe_RefusesBadLifetimes(t *testing.T) {
 		{"env not a duration", "KEYSHIFT_REFRESH_TOKEN_TTL=90days", nil, "KEYSHIFT_REFRESH_TOKEN_TTL"},
 		{"zero flag", "", []string{"--session-ttl", "0s"}, "must be positive"},
 		{"negative flag", "", []string{"--refresh-token-ttl", "-1h"}, "must be positive"},
+		{"trusted proxy not a CIDR", "", []string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, "--trusted-proxies"},
+		{"trusted proxy env not a CIDR", "KEYSHIFT_TRUSTED_PROXIES=10.0.0.0/33", nil, "--trusted-proxies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+
+	"github.com/keyshift/keyshift/internal/clientip"
 )
 
 // handlerFunc is an admin handler: it gets the authenticated principal and
@@ -133,11 +135,11 @@ func (a *API) authenticate(r *http.Request) (Principal, *Problem) {
 	if err != nil {
 		// The reason stays in the log: telling a caller why a token failed
 		// helps an attacker more than an integrator.
-		a.log.InfoContext(r.Context(), "admin: token rejected", "remote", r.RemoteAddr, "err", err)
+		a.log.InfoContext(r.Context(), "admin: token rejected", "remote", clientip.From(r), "err", err)
 		prob := newProblem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the bearer token is invalid, expired or revoked")
 		return Principal{}, withChallenge(prob, challenge+`, error="invalid_token"`)
 	}
-	p.RemoteAddr = r.RemoteAddr
+	p.RemoteAddr = clientip.From(r)
 	return p, nil
 }
 

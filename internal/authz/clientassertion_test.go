@@ -324,7 +324,7 @@ func TestPrivateKeyJWT_ExplicitTyp_Accepted(t *testing.T) {
 	}
 }
 
-func TestPrivateKeyJWT_FailuresAreRateLimited(t *testing.T) {
+func TestPrivateKeyJWT_FailuresAreRateLimitedGoodAssertionServed(t *testing.T) {
 	k := genKeys(t)["es256"]
 	e := newEnv(t, func(c *Config) { c.FailureBurst = 2 })
 	e.tenant("acme", store.StatusActive)
@@ -337,10 +337,14 @@ func TestPrivateKeyJWT_FailuresAreRateLimited(t *testing.T) {
 			t.Fatalf("failure %d: %d %s", i, r.status, r.body)
 		}
 	}
-	// Now even a good assertion waits.
-	r := e.post(PathToken, nil, okAssertion(t, e, id))
+	// Now a bad assertion waits, and a good one is still served.
+	bad["jti"] = newTestJTI()
+	r := e.post(PathToken, nil, assertionForm(k.sign(t, k.kid, bad)))
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-		t.Fatalf("after the burst: %d %s", r.status, r.body)
+		t.Fatalf("bad assertion after the burst: %d %s", r.status, r.body)
+	}
+	if r := e.post(PathToken, nil, okAssertion(t, e, id)); r.status != http.StatusOK {
+		t.Fatalf("good assertion after the burst: %d %s", r.status, r.body)
 	}
 }
 

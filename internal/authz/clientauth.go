@@ -3,7 +3,6 @@ package authz
 import (
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,7 +11,9 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -176,21 +177,60 @@ func clientAuthMethod(c *store.Client) string {
 
 // authenticateClient authenticates the request's client against the cache.
 // Every failure gives the same invalid_client, recorded against the remote
-// address and, for a known client, its id. A client id or address that has
-// used up its failures is refused before its credentials are checked.
+// address and, for a known client, its id. Credentials are always checked
+// first: a correct secret or assertion is never refused because of earlier
+// failures (secrets carry 256 random bits, so guessing is not the threat
+// and checking costs one SHA-256). A failure from an address or client id
+// that has used up its failures is answered 429 instead, without counting.
 func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, endpoint string) (*store.Client, *Error) {
 	now := s.cfg.Now()
-	addr := remoteAddr(r)
+	c, err := s.checkClient(r, &cred, endpoint, now)
+	if err == nil {
+		return c, nil
+	}
+	if e, ok := err.(*Error); ok {
+		return nil, e
+	}
+	addr := clientip.LimitKey(r)
+	logged := redact.ClientID(cred.id)
+	if c != nil {
+		logged = c.ID
+	}
 	wait, limited := s.addrLimiter.blocked(addr, now)
-	if w, l := s.clientLimiter.blocked(cred.id, now); l {
-		wait, limited = max(wait, w), true
+	if c != nil {
+		if w, l := s.clientLimiter.blocked(c.ID, now); l {
+			wait, limited = max(wait, w), true
+		}
 	}
 	if limited {
 		s.metrics.throttled.WithLabelValues(endpoint).Inc()
-		s.log.Warn("client authentication throttled", "endpoint", endpoint, "client_id", logID(cred.id), "remote_addr", addr)
+		s.log.Warn("client authentication throttled", "endpoint", endpoint, "client_id", logged, "remote_addr", clientip.From(r))
 		return nil, errThrottled(wait)
 	}
+	s.addrLimiter.fail(addr, now)
+	if c != nil {
+		s.clientLimiter.fail(c.ID, now)
+	}
+	s.log.Info("client authentication failed", "endpoint", endpoint, "client_id", logged, "remote_addr", clientip.From(r), "method", cred.method)
+	return nil, errInvalidClient()
+}
+
+// errAuthFailed is checkClient's verdict on credentials that do not
+// authenticate the client.
+var errAuthFailed = errors.New("client authentication failed")
+
+// checkClient checks cred against the cache: nil when they authenticate
+// the client, errAuthFailed when not, or an *Error to answer as it is (the
+// store could not be asked). It returns the client cred names, if known.
+func (s *Server) checkClient(r *http.Request, cred *clientCredentials, endpoint string, now time.Time) (*store.Client, error) {
 	c, tenantActive := s.clients.lookup(cred.id)
+	if c != nil && cred.method == AuthMethodBasic && cred.secret == "" && clientAuthMethod(c) == AuthMethodNone {
+		// A public client identifying itself in the Authorization header
+		// with an empty password (RFC 6749 §2.3.1 form-encodes id and
+		// secret; x/oauth2's auto-detection tries this first): that is
+		// client_id alone, not a wrong secret.
+		cred.method = AuthMethodNone
+	}
 	ok := true
 	if cred.method == AuthMethodBasic || cred.method == AuthMethodPost {
 		// Hashed whatever the client, before any other check (see secretMatches).
@@ -201,9 +241,9 @@ func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, end
 	switch {
 	case !ok:
 	case cred.method == AuthMethodPrivateKeyJWT:
-		if e := s.checkAssertion(r, c, cred, endpoint); e != nil {
+		if e := s.checkAssertion(r, c, *cred, endpoint); e != nil {
 			if e.Code != CodeInvalidClient {
-				return nil, e
+				return c, e
 			}
 			ok = false
 		}
@@ -214,15 +254,10 @@ func (s *Server) authenticateClient(r *http.Request, cred clientCredentials, end
 		// admin API refuses) would hand tokens to anyone knowing its id.
 		ok = endpoint != "introspect" && !slices.Contains(c.GrantTypes, GrantClientCredentials)
 	}
-	if ok {
-		return c, nil
+	if !ok {
+		return c, errAuthFailed
 	}
-	s.addrLimiter.fail(addr, now)
-	if c != nil {
-		s.clientLimiter.fail(c.ID, now)
-	}
-	s.log.Info("client authentication failed", "endpoint", endpoint, "client_id", logID(cred.id), "remote_addr", addr, "method", cred.method)
-	return nil, errInvalidClient()
+	return c, nil
 }
 
 // checkAssertion verifies the private_key_jwt assertion of active client c.
@@ -246,26 +281,6 @@ func (s *Server) checkAssertion(r *http.Request, c *store.Client, cred clientCre
 	return &Error{Code: CodeTemporarilyUnavailable, Description: "client authentication unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
 }
 
-// remoteAddr is the host of the connection's peer. keyshift does not trust
-// X-Forwarded-For: behind a proxy every client shares the proxy's address
-// (a trusted-proxy setting is future work).
-func remoteAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// logID makes a request-supplied client id safe to log: bounded and
-// printable, since a secret pasted into the id field must not be logged
-// in full.
-func logID(id string) string {
-	if credential.Valid(credential.PrefixClientSecret, id) {
-		return "(a client secret)"
-	}
-	if len(id) > 64 || !cleanText(id) {
-		return "(unprintable)"
-	}
-	return id
-}
+// remoteAddr is the client address of r, for logs and audit entries
+// (see clientip: the peer, or the client a trusted proxy names).
+func remoteAddr(r *http.Request) string { return clientip.From(r) }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/credential"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -150,10 +151,12 @@ func (s *Server) postDevice(w http.ResponseWriter, r *http.Request) {
 // while guesses are few.
 func (s *Server) findDeviceCode(r *http.Request, typed string) (store.DeviceCode, *clientView, *Error) {
 	now := s.cfg.Now()
-	addr := remoteAddr(r)
+	// User codes can be guessed, so a throttled address is refused before
+	// the code is looked up (see checkPassword).
+	addr := clientip.LimitKey(r)
 	if wait, limited := s.addrLimiter.blocked(addr, now); limited {
 		s.metrics.authorizations.WithLabelValues("user_code_throttled").Inc()
-		s.log.Warn("device user code throttled", "remote_addr", addr)
+		s.log.Warn("device user code throttled", "remote_addr", remoteAddr(r))
 		return store.DeviceCode{}, nil, &Error{Code: CodeAccessDenied, Description: msgDeviceThrottled, Status: http.StatusTooManyRequests, RetryAfter: wait}
 	}
 	norm, ok := normaliseUserCode(typed)
@@ -170,7 +173,7 @@ func (s *Server) findDeviceCode(r *http.Request, typed string) (store.DeviceCode
 	if err != nil || dc.Status != store.DevicePending || !now.Before(dc.ExpiresAt) {
 		s.addrLimiter.fail(addr, now)
 		s.metrics.authorizations.WithLabelValues("user_code_wrong").Inc()
-		s.log.Info("device user code wrong or expired", "remote_addr", addr)
+		s.log.Info("device user code wrong or expired", "remote_addr", remoteAddr(r))
 		return store.DeviceCode{}, nil, &Error{Code: CodeInvalidGrant, Description: msgDeviceCodeWrong, Status: http.StatusBadRequest}
 	}
 	c := s.authorizeClient(dc.ClientID)

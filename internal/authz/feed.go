@@ -115,6 +115,7 @@ func (s *Server) follow(ctx context.Context, feed <-chan store.Change) {
 			s.revoked.sweep(now)
 			s.clientLimiter.sweepAll(now)
 			s.addrLimiter.sweepAll(now)
+			s.accountLimiter.sweepAll(now)
 		}
 	}
 }

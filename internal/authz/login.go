@@ -2,6 +2,8 @@ package authz
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/clientip"
+	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -151,20 +155,29 @@ var errBadLogin = &Error{Code: CodeAccessDenied, Description: "Wrong organisatio
 // checkPassword checks a sign-in against the throttles (per address and per
 // account, shared between instances like client failures) and the user's
 // argon2id hash. Unknown, disabled and wrong cost the same hashing time.
+//
+// Unlike client secrets, passwords can be guessed, so a throttled address
+// or account is refused before the password is checked: answering a
+// correct password there would tell the guesser it is correct. The
+// address is clientip's (the client behind a trusted proxy); in-process
+// callers have none. What people typed is logged only when it names a
+// real tenant or user: a password typed into the login field must not
+// reach the log.
 func (s *Server) checkPassword(r *http.Request, tenant, login, pw string) (store.User, error) {
 	now := s.cfg.Now()
-	addr := remoteAddr(r)
-	account := tenant + "/" + strings.ToLower(login)
+	addr := clientip.LimitKey(r)
+	account := accountKey(tenant, login)
 	wait, limited := s.addrLimiter.blocked(addr, now)
 	if w2, l := s.accountLimiter.blocked(account, now); l {
 		wait, limited = max(wait, w2), true
 	}
 	if limited {
 		s.metrics.logins.WithLabelValues("throttled").Inc()
-		s.log.Warn("sign-in throttled", "tenant", logID(tenant), "login", logID(login), "remote_addr", addr)
+		s.log.Warn("sign-in throttled", "tenant", s.logTenant(tenant), "login", redact.Value(login), "remote_addr", remoteAddr(r))
 		return store.User{}, &Error{Code: CodeAccessDenied, Description: "Too many failed attempts. Wait a minute and try again.", Status: http.StatusTooManyRequests, RetryAfter: wait}
 	}
 	u, err := s.st.GetUserByLogin(r.Context(), tenant, login)
+	who := []any{"tenant", s.logTenant(tenant), "login", redact.Value(login)}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.passwords.Dummy(pw)
@@ -181,12 +194,29 @@ func (s *Server) checkPassword(r *http.Request, tenant, login, pw string) (store
 			}
 			return u, nil
 		}
+		who = []any{"tenant", u.Tenant, "user_id", u.ID, "login", u.Login}
 	}
 	s.addrLimiter.fail(addr, now)
 	s.accountLimiter.fail(account, now)
 	s.metrics.logins.WithLabelValues("failure").Inc()
-	s.log.Info("sign-in failed", "tenant", logID(tenant), "login", logID(login), "remote_addr", addr)
+	s.log.Info("sign-in failed", append(who, "remote_addr", remoteAddr(r))...)
 	return store.User{}, errBadLogin
+}
+
+// accountKey is the throttle key of a sign-in account: a hash, since what
+// was typed may be a password and the key is shared through the store.
+func accountKey(tenant, login string) string {
+	h := sha256.Sum256([]byte(tenant + "/" + strings.ToLower(login)))
+	return hex.EncodeToString(h[:16])
+}
+
+// logTenant is a typed tenant for the log: as typed when such a tenant
+// exists, else described only.
+func (s *Server) logTenant(tenant string) string {
+	if s.clients.tenantActive(tenant) {
+		return tenant
+	}
+	return redact.Value(tenant)
 }
 
 // rehash upgrades a password hash made with older parameters; failing to

@@ -17,12 +17,13 @@ const (
 	defaultMaxTracked = 100_000
 )
 
-// failureLimiter is a token bucket per key (a client id or a remote address)
-// that only failed authentications drain. A key with an empty bucket is
-// refused before its credentials are even checked, so a correct secret is
-// refused too until the bucket refills: that is what stops guessing, at the
-// price that an attacker who knows a client id can hold it off (the per-id
-// bucket refills at FailureRate, so the client recovers once attacks stop).
+// failureLimiter is a token bucket per key (a client id, a client address
+// or a sign-in account) that only failed authentications drain. What an
+// empty bucket means is the caller's: for client credentials (256 random
+// bits, not guessable) only a failing attempt is refused, so an attacker
+// who knows a client id or shares an address cannot hold a client off;
+// for passwords and user codes (guessable) every attempt is refused until
+// the bucket refills, since answering a correct guess would confirm it.
 type failureLimiter struct {
 	limit rate.Limit
 	burst int
@@ -103,8 +104,8 @@ func (l *failureLimiter) bucket(key string, now time.Time) *rate.Limiter {
 
 // absorb records n failures that other instances counted for key: they
 // drain the bucket as local failures do, down to empty. (Failures beyond
-// the bucket would have been refused before their credentials were checked
-// had the instances shared one bucket, so they do not push it below zero.)
+// the bucket would have been refused uncounted had the instances shared
+// one bucket, so they do not push it below zero.)
 func (l *failureLimiter) absorb(key string, n int64, now time.Time) {
 	if l == nil || key == "" || n <= 0 {
 		return

@@ -29,6 +29,8 @@ const (
 	// Prefixes of the stored keys, as both limiters share the store.
 	failurePrefixClient = "client:"
 	failurePrefixAddr   = "addr:"
+	// failurePrefixAccount counts failed sign-ins per tenant and login.
+	failurePrefixAccount = "account:"
 )
 
 // failureRow names one stored count.
@@ -86,6 +88,7 @@ func (s *Server) ShareFailures(ctx context.Context, st store.AuthFailures, every
 func (s *Server) newFailureSharer(st store.AuthFailures) *failureSharer {
 	s.clientLimiter.share()
 	s.addrLimiter.share()
+	s.accountLimiter.share()
 	return &failureSharer{s: s, st: st, instance: rand.Text()[:16], seen: map[failureRow]int64{}}
 }
 
@@ -94,17 +97,21 @@ func (s *Server) newFailureSharer(st store.AuthFailures) *failureSharer {
 func (fs *failureSharer) sync(ctx context.Context) error {
 	now := fs.s.cfg.Now()
 	window := now.Truncate(failureWindow)
-	clients, addrs := fs.s.clientLimiter.takePending(), fs.s.addrLimiter.takePending()
-	counts := make([]store.AuthFailureCount, 0, len(clients)+len(addrs))
+	clients, addrs, accounts := fs.s.clientLimiter.takePending(), fs.s.addrLimiter.takePending(), fs.s.accountLimiter.takePending()
+	counts := make([]store.AuthFailureCount, 0, len(clients)+len(addrs)+len(accounts))
 	for k, n := range clients {
 		counts = append(counts, store.AuthFailureCount{Instance: fs.instance, Key: failurePrefixClient + k, Window: window, Count: n})
 	}
 	for k, n := range addrs {
 		counts = append(counts, store.AuthFailureCount{Instance: fs.instance, Key: failurePrefixAddr + k, Window: window, Count: n})
 	}
+	for k, n := range accounts {
+		counts = append(counts, store.AuthFailureCount{Instance: fs.instance, Key: failurePrefixAccount + k, Window: window, Count: n})
+	}
 	if err := fs.st.AddAuthFailures(ctx, counts); err != nil {
 		fs.s.clientLimiter.restorePending(clients)
 		fs.s.addrLimiter.restorePending(addrs)
+		fs.s.accountLimiter.restorePending(accounts)
 		return err
 	}
 	since := window.Add(-failureWindow)
@@ -137,5 +144,7 @@ func (fs *failureSharer) absorb(key string, n int64, now time.Time) {
 		fs.s.clientLimiter.absorb(k, n, now)
 	} else if k, ok := strings.CutPrefix(key, failurePrefixAddr); ok {
 		fs.s.addrLimiter.absorb(k, n, now)
+	} else if k, ok := strings.CutPrefix(key, failurePrefixAccount); ok {
+		fs.s.accountLimiter.absorb(k, n, now)
 	}
 }

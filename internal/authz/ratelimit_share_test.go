@@ -2,11 +2,13 @@ package authz
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,13 +87,17 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 			t.Fatalf("failure %d on A: %d", i, r.status)
 		}
 	}
-	if r := b.postFrom("127.0.0.20", PathToken, &c, grant); r.status != http.StatusOK {
-		t.Fatalf("B before sharing: %d; want 200 (B has not heard yet)", r.status)
+	if r := b.postFrom("127.0.0.20", PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+		t.Fatalf("B before sharing: %d; want 401 (B has not heard yet)", r.status)
 	}
 	syncAll(t, fs...)
-	r := b.postFrom("127.0.0.21", PathToken, &c, grant)
+	r := b.postFrom("127.0.0.21", PathToken, &wrong, grant)
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("B after sharing: %d %v; want 429 with Retry-After", r.status, r.header)
+	}
+	// The right secret is never refused for failures.
+	if r := b.postFrom("127.0.0.21", PathToken, &c, grant); r.status != http.StatusOK {
+		t.Fatalf("right secret on B after sharing: %d; want 200", r.status)
 	}
 	// Sharing again adds nothing: only increments are absorbed, so B
 	// refills as A does.
@@ -123,8 +129,11 @@ func TestShareFailures_SpreadGuessesStillHitTheLimit(t *testing.T) {
 	syncAll(t, fs...)
 	syncAll(t, fs...) // A hears B's failures on its second sync
 	for name, x := range map[string]*env{"A": e, "B": b} {
-		if r := x.postFrom("127.0.0.40", PathToken, &c, grant); r.status != http.StatusTooManyRequests {
+		if r := x.postFrom("127.0.0.40", PathToken, &wrong, grant); r.status != http.StatusTooManyRequests {
 			t.Errorf("%s after 4 failures spread over two instances: %d; want 429", name, r.status)
+		}
+		if r := x.postFrom("127.0.0.40", PathToken, &c, grant); r.status != http.StatusOK {
+			t.Errorf("%s: right secret after the limit: %d; want 200", name, r.status)
 		}
 	}
 }
@@ -188,5 +197,48 @@ func TestShareFailures_StoreDown_CountsKeptForNextFlush(t *testing.T) {
 	}
 	if got[failurePrefixClient+c.ID] != 1 || len(got) != 2 {
 		t.Fatalf("flushed after the outage: %v; want the client's and the address's one failure", got)
+	}
+}
+
+// TestShareFailures_SignInFailuresThrottleTheAccountEverywhere: failed
+// sign-ins of one account on instance A throttle it on instance B (the
+// documented "shared between instances"), and what was typed is stored
+// only as a hash.
+func TestShareFailures_SignInFailuresThrottleTheAccountEverywhere(t *testing.T) {
+	e := newOIDCEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(time.Hour) })
+	c := e.webClient("acme", webRedirect)
+	b := e.peer()
+	fs := sharers(e, e, b)
+	try := func(x *env, from, login, pw string) int {
+		t.Helper()
+		br := newBrowserFrom(t, x.ts.URL, from)
+		action, f := x.loginForm(br, c)
+		f.Set("login", login)
+		f.Set("password", pw)
+		resp, err := br.noFollow().PostForm(x.ts.URL+action, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 3 {
+		if s := try(e, fmt.Sprintf("127.0.0.%d", 60+i), "alice", "typed-secret-"+fmt.Sprint(i)); s != http.StatusBadRequest {
+			t.Fatalf("failure %d on A: %d", i, s)
+		}
+	}
+	syncAll(t, fs...)
+	syncAll(t, fs...)
+	if s := try(b, "127.0.0.70", "alice", alicePassword); s != http.StatusTooManyRequests {
+		t.Fatalf("alice on B after 3 failures on A: %d; want 429", s)
+	}
+	rows, err := e.st.(store.AuthFailures).ListAuthFailures(e.ctx, time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if strings.Contains(r.Key, "alice") || strings.Contains(r.Key, "typed-secret") {
+			t.Fatalf("stored failure key %q holds what was typed", r.Key)
+		}
 	}
 }

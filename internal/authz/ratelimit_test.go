@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/keyshift/keyshift/internal/credential"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -61,7 +62,7 @@ func TestFailureLimiter_DisabledIsNil(t *testing.T) {
 	}
 }
 
-func TestToken_FailuresPerClientIDThrottleEvenTheRightSecret(t *testing.T) {
+func TestToken_FailuresPerClientIDThrottleFailuresNotTheRightSecret(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 5, rate.Every(6*time.Second) })
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
@@ -76,16 +77,20 @@ func TestToken_FailuresPerClientIDThrottleEvenTheRightSecret(t *testing.T) {
 			t.Fatalf("failure %d: %d %s", i, r.status, r.body)
 		}
 	}
-	r := e.postFrom("127.0.0.20", PathToken, &c, grant)
+	r := e.postFrom("127.0.0.20", PathToken, &wrong, grant)
 	if r.status != http.StatusTooManyRequests || r.str("error") != CodeInvalidClient || r.header.Get("Retry-After") == "" {
-		t.Fatalf("right secret after 5 failures: %d %v %s", r.status, r.header, r.body)
+		t.Fatalf("wrong secret after 5 failures: %d %v %s", r.status, r.header, r.body)
+	}
+	// Secrets carry 256 random bits: the right one is never refused.
+	if r := e.postFrom("127.0.0.20", PathToken, &c, grant); r.status != http.StatusOK {
+		t.Fatalf("right secret after 5 failures: %d %s", r.status, r.body)
 	}
 	if r := e.post(PathToken, &other, grant); r.status != http.StatusOK {
 		t.Fatalf("another client throttled: %d %s", r.status, r.body)
 	}
 	// One failure refills every 6 s.
 	e.clock.Advance(6 * time.Second)
-	if r := e.post(PathToken, &c, grant); r.status != http.StatusOK {
+	if r := e.post(PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 		t.Fatalf("after the window: %d %s", r.status, r.body)
 	}
 	if counter(t, e, "keyshift_client_auth_throttled_total", "token") != 1 {
@@ -93,7 +98,7 @@ func TestToken_FailuresPerClientIDThrottleEvenTheRightSecret(t *testing.T) {
 	}
 }
 
-func TestToken_FailuresPerAddressThrottleEveryClient(t *testing.T) {
+func TestToken_FailuresPerAddressThrottleFailuresOfEveryClient(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 5, rate.Every(6*time.Second) })
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
@@ -105,14 +110,19 @@ func TestToken_FailuresPerAddressThrottleEveryClient(t *testing.T) {
 			t.Fatalf("failure %d: %d", i, r.status)
 		}
 	}
+	wrong := testClient{ID: c.ID, Secret: credential.New(credential.PrefixClientSecret)}
 	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
-		r := e.post(path, &c, url.Values{"grant_type": {GrantClientCredentials}, "token": {"x"}})
-		if r.status != http.StatusTooManyRequests {
-			t.Fatalf("%s from a throttled address: %d %s", path, r.status, r.body)
+		vals := url.Values{"grant_type": {GrantClientCredentials}, "token": {"x"}}
+		if r := e.post(path, &wrong, vals); r.status != http.StatusTooManyRequests {
+			t.Fatalf("%s: a failure from a throttled address: %d %s", path, r.status, r.body)
+		}
+		// Every client behind one NAT keeps working with its own secret.
+		if r := e.post(path, &c, vals); r.status != http.StatusOK {
+			t.Fatalf("%s: right secret from a throttled address: %d %s", path, r.status, r.body)
 		}
 	}
 	e.clock.Advance(6 * time.Second)
-	if r := e.post(PathToken, &c, grant); r.status != http.StatusOK {
+	if r := e.post(PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 		t.Fatalf("after the window: %d %s", r.status, r.body)
 	}
 }

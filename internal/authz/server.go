@@ -51,9 +51,12 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
 	// FailureBurst failed client authentications are allowed per client id
-	// and per remote address, refilled at FailureRate; then every request
-	// from that id or address is refused (429) until a failure is free
-	// again. Defaults: 10, one per 6 s. FailureBurst < 0 disables limiting.
+	// and per client address, refilled at FailureRate; beyond that a
+	// failing client authentication is answered 429 until a failure is
+	// free again, while correct credentials are always served. Sign-ins
+	// and user codes (guessable) from a throttled address or account are
+	// refused outright. Defaults: 10, one per 6 s. FailureBurst < 0
+	// disables limiting.
 	FailureBurst int
 	FailureRate  rate.Limit
 	// ResyncInterval is the backstop full reload of the caches, for a

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/webcookie"
 )
@@ -73,21 +73,13 @@ func (c *Console) visit(r *http.Request) (*visit, error) {
 	if err != nil || t.Status != store.StatusActive {
 		return nil, nil
 	}
-	return &visit{user: u, principal: principalFor(u, remoteHost(r)), session: sess, csrf: c.csrfFor(sess.ID)}, nil
+	return &visit{user: u, principal: principalFor(u, clientip.From(r)), session: sess, csrf: c.csrfFor(sess.ID)}, nil
 }
 
 func (c *Console) csrfFor(sessionID string) string {
 	m := hmac.New(sha256.New, c.secrets.csrf)
 	m.Write([]byte(sessionID))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // signInFlow is the state of one sign-in between the redirect to the
@@ -250,7 +242,9 @@ func InProcess(h http.Handler) http.RoundTripper { return inProcess{h} }
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
-	req = req.Clone(req.Context())
+	// In process is no address: the request shares no failure bucket
+	// with remote callers (see clientip).
+	req = req.Clone(clientip.WithInProcess(req.Context()))
 	req.RemoteAddr = "127.0.0.1:0"
 	req.RequestURI = req.URL.RequestURI()
 	t.h.ServeHTTP(rec, req)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,9 +28,11 @@ import (
 	"github.com/keyshift/keyshift/internal/agentcli"
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
+	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/console"
 	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/notify"
+	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
@@ -75,12 +78,20 @@ type Config struct {
 	KeyNow func() time.Time
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration
+	// TrustedProxies are the proxies whose Forwarded / X-Forwarded-For
+	// headers name the client (--trusted-proxies); none by default, not
+	// even loopback. Rate limits, usage records, audit entries and logs
+	// all use the address clientip resolves.
+	TrustedProxies []netip.Prefix
 }
 
 func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	// Every log line of the server goes through the redacting handler, so
+	// no credential shape reaches the log whatever a log site passes.
+	c.Logger = slog.New(redact.NewHandler(c.Logger.Handler()))
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -224,7 +235,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if cfg.Routes != nil {
 		gw, err := gateway.New(gateway.Config{Routes: cfg.Routes, Upstream: cfg.Upstream, Registerer: reg, Logger: cfg.Logger, Now: cfg.Now,
 			TokenUsage: tokens,
-			Guard: guard.Config{Issuer: cfg.Issuer, KeySource: keyring, TokenStatus: az,
+			Guard: guard.Config{Issuer: cfg.Issuer, KeySource: keyring, TokenStatus: az, ClientIP: clientip.From,
 				KeyChecker: gateway.NewLocalKeys(keys), APIKeyHeader: cfg.APIKeyHeader, Logger: cfg.Logger}})
 		if err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -256,7 +267,7 @@ func (s *Server) routes() http.Handler {
 		// keyshift's own, more specific patterns win over this one.
 		mux.Handle("/", s.gateway)
 	}
-	return withRecover(s.cfg.Logger, withSecurityHeaders(mux))
+	return withRecover(s.cfg.Logger, clientip.New(s.cfg.TrustedProxies).Middleware(withSecurityHeaders(mux)))
 }
 
 // ready reports whether this instance can serve: the store answers and a key signs.
