@@ -41,6 +41,7 @@ const rywLoops = 50
 type rywServer struct {
 	t    *testing.T
 	base string
+	srv  *Server
 	op   *OperatorCredentials
 	// opAuth is the operator's bearer header for the admin API.
 	opAuth string
@@ -108,7 +109,7 @@ func startRYW(t *testing.T, db string) *rywServer {
 		_ = upSrv.Close()
 		_ = st.Close()
 	})
-	s := &rywServer{t: t, base: base, op: op}
+	s := &rywServer{t: t, base: base, srv: srv, op: op}
 	// Serve starts the caches before it accepts; wait for the listener to
 	// answer rather than for a fixed time.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -508,10 +509,20 @@ func TestReadYourWrites_SigningKeyRotated_TokensVerifyAtOnce(t *testing.T) {
 
 func TestReadYourWrites_TokenRevoked_RefusedAtOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s *rywServer) {
+		// Clients made beforehand, each waited for, so that only the
+		// revocation is under test: one for every ten rounds, since the
+		// gateway limits each client's rate.
+		clients := make([]rywClient, rywLoops/10)
+		for i := range clients {
+			clients[i] = s.createClient("acme", fmt.Sprint("revoker-", i))
+			for deadline := time.Now().Add(10 * time.Second); !s.srv.Authz.ClientActive(clients[i].ID); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("client %s never reached the token endpoint's cache", clients[i].ID)
+				}
+			}
+		}
 		for i := range rywLoops {
-			// A client of its own each round: the gateway limits each
-			// client's rate.
-			c := s.createClient("acme", fmt.Sprint("revoker-", i))
+			c := clients[i/10]
 			tok := s.mustToken(fmt.Sprintf("round %d", i), c.ID, c.Secret)
 			if got := s.api("Authorization", "Bearer "+tok); got != http.StatusOK {
 				t.Fatalf("round %d: gateway with a new token: %d, want 200", i, got)
