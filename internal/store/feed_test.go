@@ -213,15 +213,25 @@ func TestFeed_AwaitApplied_ResyncCarriesNumbersItReplaced(t *testing.T) {
 	f := store.NewFeed(2)
 	defer f.Close()
 	sub := f.Follow(t.Context())
-	var last uint64
-	for i := range 10 { // overflows the queue: folded into one resync
-		last = f.Publish(change(i))
+	// Each batch overflows the queue: the first becomes a resync, the
+	// second is folded into it (or, if the first was already taken, makes
+	// a resync of its own). Either way the last resync must carry the
+	// number of the last change it stands for.
+	f.Publish(change(0), change(1), change(2))
+	last := f.Publish(change(3), change(4), change(5))
+	for {
+		c, ok := recv(t, sub.C)
+		if !ok {
+			t.Fatal("feed closed")
+		}
+		sub.Applied(c)
+		if c.Kind == store.ChangeResync && c.Seq == last {
+			break
+		}
+		if c.Kind != store.ChangeResync {
+			t.Fatalf("got %+v, want only resyncs", c)
+		}
 	}
-	c, _ := recv(t, sub.C)
-	if c.Kind != store.ChangeResync {
-		t.Fatalf("got %+v, want a resync", c)
-	}
-	sub.Applied(c)
 	if err := f.AwaitApplied(done(t), last); err != nil {
 		t.Fatalf("AwaitApplied after the resync that replaced change %d was applied = %v", last, err)
 	}
