@@ -171,8 +171,10 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	// Subscribe first, so that no change between the load and the
 	// subscription is missed.
+	// Following makes this instance's writes wait until they are applied
+	// here, so a key disabled by the admin API is refused at once.
 	subCtx, cancel := context.WithCancel(ctx)
-	changes := s.st.Subscribe(subCtx)
+	changes := s.st.Follow(subCtx)
 	if err := s.reloadAll(ctx); err != nil {
 		cancel()
 		s.started.Store(false)
@@ -331,17 +333,21 @@ func KeyFromStore(sk store.APIKey) Key {
 	}
 }
 
-// follow applies the change feed to the caches until the channel closes.
-func (s *Service) follow(ctx context.Context, changes <-chan store.Change) {
+// follow applies the change feed to the caches until the channel closes,
+// reporting each change applied (failed ones too: the periodic resync
+// retries them, and the writer is not held for a store error). Nothing here
+// may write through the store: the write would wait for this loop.
+func (s *Service) follow(ctx context.Context, sub *store.Subscription) {
 	resync := time.NewTicker(s.cfg.ResyncEvery)
 	defer resync.Stop()
 	for {
 		select {
-		case c, ok := <-changes:
+		case c, ok := <-sub.C:
 			if !ok {
 				return
 			}
 			s.apply(ctx, c)
+			sub.Applied(c)
 		case <-resync.C:
 			s.apply(ctx, store.Change{Kind: store.ChangeResync})
 		}

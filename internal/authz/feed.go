@@ -23,7 +23,10 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("authz: already started")
 	}
 	// Subscribe before loading so no change between the two is missed.
-	feed := s.st.Subscribe(ctx)
+	// Following (rather than only subscribing) makes this instance's writes
+	// wait until they are applied here: a client acknowledged by the admin
+	// API authenticates at once, a disabled one is refused at once.
+	feed := s.st.Follow(ctx)
 	if err := s.reloadAll(ctx); err != nil {
 		s.started.Store(false) // let the caller try again
 		return fmt.Errorf("authz: initial load: %w", err)
@@ -72,8 +75,13 @@ func (s *Server) reloadAll(ctx context.Context) error {
 
 // follow applies changes from feed until ctx is done. A failed reload or a
 // closed feed leads to a full reload shortly after; a periodic full reload
-// backs up the feed in case a notification is lost on the way.
-func (s *Server) follow(ctx context.Context, feed <-chan store.Change) {
+// backs up the feed in case a notification is lost on the way. Each change
+// is reported applied, failed or not, so that the writer waiting for it is
+// not held for a store error: the scheduled reload repairs the cache.
+// Nothing here may write through the store: the write would wait for this
+// loop.
+func (s *Server) follow(ctx context.Context, sub *store.Subscription) {
+	feed := sub.C
 	resync := time.NewTicker(s.cfg.ResyncInterval)
 	defer resync.Stop()
 	sweep := time.NewTicker(sweepInterval)
@@ -96,10 +104,12 @@ func (s *Server) follow(ctx context.Context, feed <-chan store.Change) {
 				s.log.Warn("authz: cache update failed; full reload scheduled", "kind", ch.Kind, "id", ch.ID, "err", err)
 				retry = time.After(retryDelay)
 			}
+			sub.Applied(ch)
 		case <-retry:
 			retry = nil
 			if feed == nil {
-				feed = s.st.Subscribe(ctx)
+				sub = s.st.Follow(ctx)
+				feed = sub.C
 			}
 			if err := s.reloadAll(ctx); err != nil {
 				s.log.Warn("authz: full reload failed; retrying", "err", err)

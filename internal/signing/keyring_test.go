@@ -569,3 +569,45 @@ func TestKeyring_ConcurrentSignVerifyDuringRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRun_OwnMaintenanceWrites_NotHeldByItsFeedLoop: a write waits until
+// every cache following the change feed has applied it, the keyring among
+// them. Maintenance writes from Run must therefore not run on the
+// goroutine that applies the keyring's changes, or each scheduled rotation
+// would wait for itself until the store gives up and logs it.
+func TestRun_OwnMaintenanceWrites_NotHeldByItsFeedLoop(t *testing.T) {
+	storeLogs := &syncBuffer{}
+	path := filepath.Join(t.TempDir(), "keyshift.db")
+	st, err := sqlite.Open(t.Context(), path, sqlite.Options{
+		Logger: slog.New(slog.NewTextHandler(storeLogs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	clock := newTestClock()
+	cfg := Config{Now: clock.Now, ExtraAlgs: single, RotateEvery: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)}
+	k, err := New(t.Context(), st, newTestSealer(t, 1), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := k.ActiveKeyID()
+	clock.Advance(48 * time.Hour) // the scheduled rotation is due at Run's first maintenance
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { k.Run(ctx); close(done) }()
+	for deadline := time.Now().Add(10 * time.Second); k.ActiveKeyID() == before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("Run did not rotate the due key")
+		}
+	}
+	cancel()
+	<-done
+	if len(audit(t, st, "signing_key.rotate")) == 0 {
+		t.Fatal("no rotation audited")
+	}
+	if logs := storeLogs.String(); strings.Contains(logs, "caches applied it") {
+		t.Fatalf("the maintenance write waited for the keyring's own feed loop:\n%s", logs)
+	}
+}

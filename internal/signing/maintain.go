@@ -372,8 +372,18 @@ func (k *Keyring) applyPlan(ctx context.Context, tx store.Tx, rows []store.Signi
 // key changes (and on resync) from the store's change feed, and runs
 // Maintain every CheckEvery, reloading then too as a backstop for a lost
 // notification.
+//
+// The feed is followed on a goroutine of its own: a write of this instance
+// (a rotation) waits until the keyring has reloaded, and Maintain's own
+// writes must not wait for the loop that runs them.
 func (k *Keyring) Run(ctx context.Context) {
-	changes := k.st.Subscribe(ctx)
+	sub := k.st.Follow(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		k.follow(ctx, sub)
+	}()
+	defer func() { <-done }()
 	tick := time.NewTicker(k.cfg.CheckEvery)
 	defer tick.Stop()
 	k.maintain(ctx)
@@ -381,19 +391,22 @@ func (k *Keyring) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case c, ok := <-changes:
-			if !ok {
-				changes = nil // the feed ended; the ticker still reloads
-				continue
-			}
-			if c.Kind == store.ChangeSigningKey || c.Kind == store.ChangeResync {
-				if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-					k.log.Error("reload signing keys", "err", err)
-				}
-			}
 		case <-tick.C:
 			k.maintain(ctx)
 		}
+	}
+}
+
+// follow reloads the keys on every signing key change or resync until the
+// feed ends, reporting each change applied.
+func (k *Keyring) follow(ctx context.Context, sub *store.Subscription) {
+	for c := range sub.C {
+		if c.Kind == store.ChangeSigningKey || c.Kind == store.ChangeResync {
+			if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
+				k.log.Error("reload signing keys", "err", err)
+			}
+		}
+		sub.Applied(c)
 	}
 }
 

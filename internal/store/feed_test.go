@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -129,5 +130,153 @@ func BenchmarkFeed_Publish(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.Publish(c)
+	}
+}
+
+// done returns a context that is already canceled: AwaitApplied then
+// answers from what the followers have reported so far, without waiting.
+func done(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	return ctx
+}
+
+func TestFeed_AwaitApplied_WaitsUntilFollowerApplied(t *testing.T) {
+	f := store.NewFeed(0)
+	defer f.Close()
+	sub := f.Follow(t.Context())
+	seq := f.Publish(change(1))
+	if err := f.AwaitApplied(done(t), seq); !errors.Is(err, store.ErrApplyWait) {
+		t.Fatalf("AwaitApplied before the follower applied = %v, want ErrApplyWait", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- f.AwaitApplied(t.Context(), seq) }()
+	c, _ := recv(t, sub.C)
+	if c.Seq != seq {
+		t.Fatalf("follower got change number %d, want %d", c.Seq, seq)
+	}
+	select {
+	case err := <-waited:
+		t.Fatalf("AwaitApplied returned %v before Applied", err)
+	default:
+	}
+	sub.Applied(c)
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("AwaitApplied after Applied = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("AwaitApplied still waiting after Applied")
+	}
+	if err := f.AwaitApplied(done(t), seq); err != nil {
+		t.Fatalf("AwaitApplied of an applied change = %v", err)
+	}
+}
+
+func TestFeed_AwaitApplied_EarlierChangeApplied_LaterStillAwaited(t *testing.T) {
+	f := store.NewFeed(0)
+	defer f.Close()
+	sub := f.Follow(t.Context())
+	first := f.Publish(change(1))
+	second := f.Publish(change(2), change(3))
+	c, _ := recv(t, sub.C)
+	sub.Applied(c)
+	if err := f.AwaitApplied(done(t), first); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	if err := f.AwaitApplied(done(t), second); !errors.Is(err, store.ErrApplyWait) {
+		t.Fatalf("second write before its changes were applied = %v, want ErrApplyWait", err)
+	}
+	for range 2 {
+		c, _ := recv(t, sub.C)
+		sub.Applied(c)
+	}
+	if err := f.AwaitApplied(done(t), second); err != nil {
+		t.Fatalf("second write after its changes were applied: %v", err)
+	}
+}
+
+func TestFeed_AwaitApplied_PlainSubscriberNotWaitedFor(t *testing.T) {
+	f := store.NewFeed(0)
+	defer f.Close()
+	ch := f.Subscribe(t.Context()) // never read
+	if err := f.AwaitApplied(done(t), f.Publish(change(1))); err != nil {
+		t.Fatalf("AwaitApplied with only a plain subscriber = %v", err)
+	}
+	if c, _ := recv(t, ch); c != change(1) {
+		t.Fatalf("plain subscriber got %+v, want %+v (no number)", c, change(1))
+	}
+}
+
+func TestFeed_AwaitApplied_ResyncCarriesNumbersItReplaced(t *testing.T) {
+	f := store.NewFeed(2)
+	defer f.Close()
+	sub := f.Follow(t.Context())
+	// Each batch overflows the queue: the first becomes a resync, the
+	// second is folded into it (or, if the first was already taken, makes
+	// a resync of its own). Either way the last resync must carry the
+	// number of the last change it stands for.
+	f.Publish(change(0), change(1), change(2))
+	last := f.Publish(change(3), change(4), change(5))
+	for {
+		c, ok := recv(t, sub.C)
+		if !ok {
+			t.Fatal("feed closed")
+		}
+		sub.Applied(c)
+		if c.Kind == store.ChangeResync && c.Seq == last {
+			break
+		}
+		if c.Kind != store.ChangeResync {
+			t.Fatalf("got %+v, want only resyncs", c)
+		}
+	}
+	if err := f.AwaitApplied(done(t), last); err != nil {
+		t.Fatalf("AwaitApplied after the resync that replaced change %d was applied = %v", last, err)
+	}
+}
+
+func TestFeed_AwaitApplied_FollowerNeverApplies_BoundedWait(t *testing.T) {
+	f := store.NewFeed(0)
+	defer f.Close()
+	f.SetApplyWait(20 * time.Millisecond)
+	_ = f.Follow(t.Context()) // a stuck cache
+	if err := f.AwaitApplied(t.Context(), f.Publish(change(1))); !errors.Is(err, store.ErrApplyWait) {
+		t.Fatalf("AwaitApplied with a stuck follower = %v, want ErrApplyWait after the bound", err)
+	}
+}
+
+func TestFeed_AwaitApplied_FollowerLeaves_WriterReleased(t *testing.T) {
+	f := store.NewFeed(0)
+	defer f.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	sub := f.Follow(ctx)
+	seq := f.Publish(change(1))
+	waited := make(chan error, 1)
+	go func() { waited <- f.AwaitApplied(t.Context(), seq) }()
+	cancel()
+	for {
+		if _, ok := recv(t, sub.C); !ok {
+			break
+		}
+	}
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("AwaitApplied after the follower left = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("AwaitApplied still waiting for a follower that left")
+	}
+}
+
+func TestFeed_AwaitApplied_LaterFollowerNotWaitedForEarlierChange(t *testing.T) {
+	f := store.NewFeed(0)
+	defer f.Close()
+	seq := f.Publish(change(1))
+	_ = f.Follow(t.Context()) // subscribed after the change: loads the state it left
+	if err := f.AwaitApplied(done(t), seq); err != nil {
+		t.Fatalf("AwaitApplied of a change older than the follower = %v", err)
 	}
 }

@@ -97,6 +97,11 @@ type Store interface {
 	// for shared backends, from others) until ctx is done. A slow subscriber
 	// receives a ChangeResync instead of blocking writers.
 	Subscribe(ctx context.Context) <-chan Change
+	// Follow subscribes a cache to the same changes (see Feed.Follow): a
+	// write of this instance returns from Tx only once every following
+	// cache has applied it, bounded by DefaultApplyWait. Changes of other
+	// instances are not waited for.
+	Follow(ctx context.Context) *Subscription
 	// Ping reports whether the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// CheckIntegrity verifies the backend's on-disk consistency.
@@ -123,6 +128,9 @@ type Change struct {
 	Kind   ChangeKind `json:"kind"`
 	ID     string     `json:"id"`
 	Tenant string     `json:"tenant,omitempty"`
+	// Seq is the change's number on this instance's feed, for a follower's
+	// Subscription.Applied; 0 on a plain Subscribe channel.
+	Seq uint64 `json:"-"`
 }
 
 // PlatformTenant is the tenant of the platform's own objects; its admins are

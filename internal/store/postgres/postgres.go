@@ -293,8 +293,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	// This instance's subscribers hear at once, as with SQLite: a Subscribe
 	// after Tx returns must not receive the changes of that Tx. The
-	// listener skips this instance's own notifications.
-	s.feed.Publish(t.changes...)
+	// listener skips this instance's own notifications. Waiting for the
+	// caches (the connection is back in the pool by now) makes this
+	// instance read its own write at once; other instances apply it when
+	// the notification reaches them.
+	seq := s.feed.Publish(t.changes...)
+	if err := s.feed.AwaitApplied(ctx, seq); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "postgres: write acknowledged before this instance's caches applied it", "err", err)
+	}
 	return nil
 }
 
@@ -302,6 +308,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 // database schema, until ctx is done.
 func (s *Store) Subscribe(ctx context.Context) <-chan store.Change {
 	return s.feed.Subscribe(ctx)
+}
+
+// Follow subscribes a cache to the same changes; Tx waits for it to apply
+// this instance's own.
+func (s *Store) Follow(ctx context.Context) *store.Subscription {
+	return s.feed.Follow(ctx)
 }
 
 // Ping checks that the database answers.

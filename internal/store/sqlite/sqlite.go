@@ -183,25 +183,42 @@ func prepareRetry(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 }
 
 // Tx runs fn in one write transaction and publishes its changes after the
-// commit. Transactions are serialised; fn must not call s.Tx itself.
+// commit. Transactions are serialised; fn must not call s.Tx itself. Tx
+// returns once this instance's caches have applied the changes (bounded by
+// store.DefaultApplyWait), so that the write is seen by the next request.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
+	seq, err := s.commit(ctx, fn)
+	if err != nil {
+		return err
+	}
+	// Outside the write lock: waiting must not hold other writers, and a
+	// cache may read while it applies.
+	if err := s.feed.AwaitApplied(ctx, seq); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "sqlite: write acknowledged before this instance's caches applied it", "err", err)
+	}
+	return nil
+}
+
+// commit runs fn in one write transaction and publishes its changes after
+// the commit, returning the number of the last one.
+func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64, error) {
 	// The semaphore also orders publication: changes reach subscribers in
 	// commit order.
 	select {
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
-		return fmt.Errorf("sqlite: begin: %w", ctx.Err())
+		return 0, fmt.Errorf("sqlite: begin: %w", ctx.Err())
 	}
 	defer func() { <-s.wsem }()
 
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
+		return 0, fmt.Errorf("sqlite: begin: %w", mapErr(err))
 	}
 	defer conn.Close()
 	sqltx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", mapErr(err))
+		return 0, fmt.Errorf("sqlite: begin: %w", mapErr(err))
 	}
 	t := &tx{reader: reader{q: sqltx}, tx: sqltx, now: s.now}
 	committed := false
@@ -214,22 +231,27 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 		}
 	}()
 	if err := fn(t); err != nil {
-		return err
+		return 0, err
 	}
 	committed = true
 	if err := sqltx.Commit(); err != nil {
 		// A failed COMMIT can leave SQLite's transaction open on the one
 		// writer connection; end it so later transactions can begin.
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return fmt.Errorf("sqlite: commit: %w", mapErr(err))
+		return 0, fmt.Errorf("sqlite: commit: %w", mapErr(err))
 	}
-	s.feed.Publish(t.changes...)
-	return nil
+	return s.feed.Publish(t.changes...), nil
 }
 
 // Subscribe returns the changes committed through this Store until ctx is done.
 func (s *Store) Subscribe(ctx context.Context) <-chan store.Change {
 	return s.feed.Subscribe(ctx)
+}
+
+// Follow subscribes a cache to the changes committed through this Store;
+// Tx waits for it to apply them.
+func (s *Store) Follow(ctx context.Context) *store.Subscription {
+	return s.feed.Follow(ctx)
 }
 
 // Ping checks that both the writer and the read pool answer.

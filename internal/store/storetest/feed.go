@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ var feedTests = []test{
 	{"TwoSubscribers_BothReceive", testFeedTwoSubscribers},
 	{"ContextDone_ChannelClosed", testFeedCancel},
 	{"SlowSubscriber_WritersNotBlocked", testFeedSlowSubscriber},
+	{"Follower_TxReturnsAfterItApplied", testFeedFollowerTx},
 }
 
 // next receives one change or fails after waitTimeout.
@@ -190,6 +192,27 @@ func testFeedSlowSubscriber(t *testing.T, s store.Store) {
 			return
 		default:
 			seen++
+		}
+	}
+}
+
+// testFeedFollowerTx checks read-your-writes: Tx returns only once a cache
+// following the feed has applied the transaction's changes.
+func testFeedFollowerTx(t *testing.T, s store.Store) {
+	sub := s.Follow(t.Context())
+	var applied atomic.Int32
+	go func() {
+		for c := range sub.C {
+			if c.Kind == store.ChangeTenant {
+				applied.Add(1)
+			}
+			sub.Applied(c)
+		}
+	}()
+	for i := range 20 {
+		createTenants(t, s, fmt.Sprintf("t%d", i))
+		if got := applied.Load(); got != int32(i+1) {
+			t.Fatalf("after write %d Tx returned with %d tenant changes applied, want %d", i+1, got, i+1)
 		}
 	}
 }
