@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"bytes"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/keyshift/keyshift/guard"
+	"github.com/keyshift/keyshift/internal/signing"
+	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/postgres"
+	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
 
 // familyOfThree runs the code flow and refreshes twice: three access tokens
@@ -130,5 +138,64 @@ func TestRefreshReuse_LogSaysWhatHappened(t *testing.T) {
 	}
 	if line == "" || strings.Contains(line, "revokedFor") || !strings.Contains(line, "used again") || !strings.Contains(line, "reason=refresh_reuse") {
 		t.Errorf("reuse warning = %q", line)
+	}
+}
+
+// TestRevoke_RefreshToken_FamilyRevokedOnOtherInstance: two instances on
+// one PostgreSQL database; the family revoked on A has all its access
+// tokens refused by B, which learns it from the change feed.
+func TestRevoke_RefreshToken_FamilyRevokedOnOtherInstance(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	schema := pgtest.NewSchema(t, dsn)
+	var opts postgres.Options
+	e := newEnvOn(t, func(_ context.Context, clock *testClock, log *slog.Logger) store.Store {
+		opts = postgres.Options{Now: clock.Now, Logger: log}
+		return pgtest.OpenSchema(t, dsn, schema, opts)
+	}, func(c *Config) { c.Passwords = cheapPasswords(t) })
+	e.tenant("acme", store.StatusActive)
+	e.user("acme", "alice", alicePassword, nil)
+	c := e.webClient("acme", webRedirect)
+
+	// Instance B: its own connections, keyring and server on the same schema.
+	opts.NoMigrate = true
+	stB := pgtest.OpenSchema(t, dsn, schema, opts)
+	sealer, err := signing.NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysB, err := signing.New(e.ctx, stB, sealer, signing.Config{Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.srv.cfg
+	cfg.Registerer = prometheus.NewRegistry()
+	b, err := New(cfg, stB, keysB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	access, refresh := e.familyOfThree(c)
+	for i, at := range access {
+		if _, err := b.Authenticate(e.ctx, at); err != nil {
+			t.Fatalf("B refuses access token %d before revocation: %v", i+1, err)
+		}
+	}
+	if r := e.post(PathRevoke, &c, url.Values{"token": {refresh[2]}}); r.status != http.StatusOK {
+		t.Fatalf("revoke on A: %d %s", r.status, r.body)
+	}
+	for i, at := range access {
+		deadline := time.Now().Add(10 * time.Second)
+		for !b.Revoked(jtiOf(t, at)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("B still accepts access token %d 10 s after A revoked its family", i+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := b.Authenticate(e.ctx, at); err == nil {
+			t.Errorf("B authenticates access token %d of the revoked family", i+1)
+		}
 	}
 }
