@@ -20,7 +20,9 @@
 //   - an optional cache file shared by processes on one host (0600, atomic
 //     replace, file lock), so cron jobs and workers share one token;
 //   - a Transport that adds the token to requests and, on a 401 from the
-//     resource, drops the token, mints once and retries once;
+//     resource, drops the token, mints once and retries once (a body that
+//     cannot be replayed is not retried, but the next request gets the new
+//     token; Transport.ReplayBodyLimit buffers bodies to replay them);
 //   - typed errors (*Error) that say what to do: a wrong or rotated secret
 //     (ErrInvalidClient), refused scopes (ErrInvalidScope), an unreachable
 //     endpoint, TLS trouble, or an HTML page where JSON was expected.

@@ -67,6 +67,9 @@ type Error struct {
 	Status int
 	// URL is the endpoint that failed (token endpoint or discovery URL).
 	URL string
+	// Issuer is set when the failure was fetching this issuer's metadata
+	// (discovery), so the fix names the URL the integrator configured.
+	Issuer string
 	// ClientID is the client the request was for.
 	ClientID string
 	// Scopes are, for KindInvalidScope, the requested scopes the server
@@ -104,12 +107,20 @@ func (e *Error) Error() string {
 func (e *Error) Fix() string {
 	switch e.Kind {
 	case KindInvalidClient:
-		return fmt.Sprintf("check client id %q and its secret: the secret is wrong, expired or was rotated; get the current secret from the client's admin page", e.ClientID)
+		// The server answers the same invalid_client for every cause, so
+		// that it tells an attacker nothing: name them all.
+		return fmt.Sprintf("client id %q was refused: either the client is unknown or disabled, or its secret is wrong, expired or was rotated; check the client's status and get the current secret from the client's admin page", e.ClientID)
 	case KindInvalidScope:
 		return fmt.Sprintf("scopes %s are not on the client: add them to the client or stop requesting them", strings.Join(e.Scopes, " "))
 	case KindUnreachable:
+		if e.Issuer != "" {
+			return fmt.Sprintf("check the issuer URL %s: its host and port, DNS, proxies and firewalls", e.Issuer)
+		}
 		return "check the token URL's host and port, DNS, proxies and firewalls"
 	case KindTLS:
+		if e.Issuer != "" {
+			return fmt.Sprintf("check the certificate of the issuer %s (expired, wrong host name, unknown CA) and the system clock", e.Issuer)
+		}
 		return "check the server certificate (expired, wrong host name, unknown CA) and the system clock"
 	case KindHTML:
 		return "the URL is not a token endpoint: use the token_endpoint from the issuer's /.well-known/oauth-authorization-server"

@@ -47,6 +47,10 @@ func (s *Source) Metadata(ctx context.Context) (*Metadata, error) {
 	}
 	m, err := discover(ctx, s.cfg.HTTPClient, s.cfg.Issuer)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Issuer, e.ClientID = s.cfg.Issuer, s.cfg.ClientID
+		}
 		return nil, err
 	}
 	if s.cfg.TokenURL != "" {

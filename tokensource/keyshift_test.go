@@ -3,6 +3,7 @@ package tokensource
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -230,5 +231,29 @@ func TestSource_ClientSecretPostAndDiscovery(t *testing.T) {
 	}
 	if strings.Join(tok.Scopes, " ") != strings.Join(c.Scopes, " ") {
 		t.Errorf("granted scopes %v, want %v", tok.Scopes, c.Scopes)
+	}
+}
+
+// An integrator who configured an issuer is told to check the issuer, not a
+// token URL they never gave.
+func TestCurrent_IssuerUnreachable_FixNamesTheIssuer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there now
+	src, err := New(Config{Issuer: issuer, ClientID: "erp-sync", ClientSecret: "kss_x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Current(context.Background())
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindUnreachable {
+		t.Fatalf("err = %v, want unreachable", err)
+	}
+	if fix := e.Fix(); !strings.Contains(fix, "issuer URL "+issuer) || strings.Contains(fix, "token URL") {
+		t.Errorf("fix = %q, want the issuer named and no token URL", fix)
 	}
 }

@@ -117,3 +117,55 @@ func TestTransport_ResourceRefusesEveryToken_NoStorm(t *testing.T) {
 		t.Errorf("token requests = %d for 20 refused calls within MinRemintInterval, want 2", n)
 	}
 }
+
+// TestTransport_401_BodyNotReplayable_TokenDroppedForNextRequest: a library
+// user's request whose body cannot be sent again gets the 401, but the
+// refused token is dropped, so the next request carries a new one at once
+// instead of a 401 of its own.
+func TestTransport_401_BodyNotReplayable_TokenDroppedForNextRequest(t *testing.T) {
+	t.Parallel()
+	k := agenttest.StartKeyshift(t)
+	api := agenttest.StartResource(t, k, "core.invoice.read")
+	clock := newClock()
+	s, _ := newKeyshiftSource(t, k, clock, nil)
+	hc := s.NewClient(nil)
+	r, _ := http.NewRequest(http.MethodGet, api.URL+"/api/invoices", nil)
+	_, out := call(t, hc, r)
+	api.Reject(out["jti"])
+
+	req, _ := http.NewRequest(http.MethodPost, api.URL+"/api/invoices", onlyOnce{strings.NewReader(`{"n":1}`)})
+	if status, _ := call(t, hc, req); status != http.StatusUnauthorized {
+		t.Fatalf("non-replayable POST: status %d, want the resource's 401", status)
+	}
+	calls := api.Calls.Load()
+	req, _ = http.NewRequest(http.MethodPost, api.URL+"/api/invoices", onlyOnce{strings.NewReader(`{"n":2}`)})
+	status, out2 := call(t, hc, req)
+	if status != http.StatusOK || out2["body"] != `{"n":2}` || out2["jti"] == out["jti"] {
+		t.Fatalf("next POST: status %d body %q; want 200 with a new token", status, out2["body"])
+	}
+	if got := api.Calls.Load() - calls; got != 1 || k.TokenRequests() != 2 {
+		t.Errorf("next POST: %d resource calls, %d token requests; want 1 and 2", got, k.TokenRequests())
+	}
+}
+
+// TestTransport_ReplayBodyLimit_BuffersKnownLengthBody: with a replay limit
+// a body without GetBody but of known length is buffered and sent again,
+// whole, after the 401.
+func TestTransport_ReplayBodyLimit_BuffersKnownLengthBody(t *testing.T) {
+	t.Parallel()
+	k := agenttest.StartKeyshift(t)
+	api := agenttest.StartResource(t, k, "core.invoice.read")
+	s, _ := newKeyshiftSource(t, k, newClock(), nil)
+	hc := &http.Client{Transport: &Transport{Source: s, ReplayBodyLimit: 1 << 10}}
+	r, _ := http.NewRequest(http.MethodGet, api.URL+"/api/invoices", nil)
+	_, out := call(t, hc, r)
+	api.Reject(out["jti"])
+
+	body := `{"invoice":"INV-1"}`
+	req, _ := http.NewRequest(http.MethodPost, api.URL+"/api/invoices", onlyOnce{strings.NewReader(body)})
+	req.ContentLength = int64(len(body))
+	status, out2 := call(t, hc, req)
+	if status != http.StatusOK || out2["body"] != body || out2["jti"] == out["jti"] || k.TokenRequests() != 2 {
+		t.Fatalf("POST: status %d body %q token requests %d; want 200, the body, one re-mint", status, out2["body"], k.TokenRequests())
+	}
+}

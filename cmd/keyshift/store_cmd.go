@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/keyshift/keyshift/internal/progress"
 	"github.com/keyshift/keyshift/internal/server"
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/storecopy"
@@ -99,8 +99,7 @@ the source first: the copy takes no snapshot. The destination must be empty.`,
 				return err
 			}
 			defer dst.Close()
-			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("copying"),
-				progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+			bar := progress.Count(os.Stderr, "copying")
 			counts, err := storecopy.Copy(ctx, src, dst, func(done, total int64) {
 				bar.ChangeMax64(total)
 				_ = bar.Set64(done)

@@ -35,6 +35,10 @@ const (
 // DefaultLegacyHeader is the legacy API key header stripped by default.
 const DefaultLegacyHeader = "X-API-Key"
 
+// DefaultReplayBodyLimit is the largest proxied request body kept in memory
+// so that the request can be sent again with a new token after a 401.
+const DefaultReplayBodyLimit = 1 << 20
+
 // Config configures an Agent.
 type Config struct {
 	// Token configures the token source; OnEvent is wrapped, not replaced.
@@ -53,6 +57,12 @@ type Config struct {
 	// current token, so a refresh happens even when no request comes;
 	// default 30 s.
 	CheckEvery time.Duration
+	// ReplayBodyLimit is the largest request body (of known length) the
+	// proxy buffers so that, when the API answers 401 (a revoked token), it
+	// drops the token, mints one and sends the request again; default
+	// DefaultReplayBodyLimit, negative buffers none. A larger or streaming
+	// request gets the 401, and the next one a new token.
+	ReplayBodyLimit int64
 	// Transport does the proxied requests; default http.DefaultTransport.
 	Transport http.RoundTripper
 	Logger    *slog.Logger
@@ -70,6 +80,10 @@ type Agent struct {
 	metrics  *metrics
 	handler  http.Handler
 
+	// minted is signalled when the source got a new token, so that Run
+	// writes the token file at once rather than at its next check.
+	minted chan struct{}
+
 	mu      sync.Mutex
 	written string // token last written to TokenFile
 }
@@ -82,6 +96,12 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.CheckEvery <= 0 {
 		cfg.CheckEvery = 30 * time.Second
 	}
+	switch {
+	case cfg.ReplayBodyLimit == 0:
+		cfg.ReplayBodyLimit = DefaultReplayBodyLimit
+	case cfg.ReplayBodyLimit < 0:
+		cfg.ReplayBodyLimit = 0
+	}
 	if cfg.StripHeaders == nil {
 		cfg.StripHeaders = []string{DefaultLegacyHeader}
 	}
@@ -89,7 +109,7 @@ func New(cfg Config) (*Agent, error) {
 		reg := prometheus.NewRegistry()
 		cfg.Registerer, cfg.Gatherer = reg, reg
 	}
-	a := &Agent{cfg: cfg, metrics: newMetrics(cfg.Registerer)}
+	a := &Agent{cfg: cfg, metrics: newMetrics(cfg.Registerer), minted: make(chan struct{}, 1)}
 	if cfg.Upstream != "" {
 		u, err := url.Parse(cfg.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -104,6 +124,12 @@ func New(cfg Config) (*Agent, error) {
 	inner := tc.OnEvent
 	tc.OnEvent = func(e tokensource.Event) {
 		a.metrics.observe(e)
+		if e.Type == tokensource.EventMinted || e.Type == tokensource.EventCacheHit {
+			select {
+			case a.minted <- struct{}{}:
+			default: // a write is already due
+			}
+		}
 		if inner != nil {
 			inner(e)
 		}
@@ -141,7 +167,8 @@ func (a *Agent) routes() http.Handler {
 }
 
 // proxy forwards to the upstream with the token added by
-// tokensource.Transport, which also re-mints once on a 401.
+// tokensource.Transport, which also re-mints once on a 401 and sends the
+// request again when its body was small enough to buffer.
 func (a *Agent) proxy() http.Handler {
 	strip := a.cfg.StripHeaders
 	p := &httputil.ReverseProxy{
@@ -153,7 +180,7 @@ func (a *Agent) proxy() http.Handler {
 			// The integration's own credentials never reach the API.
 			r.Out.Header.Del("Authorization")
 		},
-		Transport: &tokensource.Transport{Source: a.source, Base: a.cfg.Transport},
+		Transport: &tokensource.Transport{Source: a.source, Base: a.cfg.Transport, ReplayBodyLimit: a.cfg.ReplayBodyLimit},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			a.cfg.Logger.Warn("agent: proxied request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "agent_upstream_failed", "error_description": err.Error()})
@@ -187,6 +214,10 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 		case err := <-errc:
 			return fmt.Errorf("agent: serve: %w", err)
 		case <-t.C:
+			a.Refresh(ctx)
+		case <-a.minted:
+			// A new token (e.g. re-minted after a 401): tools reading the
+			// file must not keep the refused one until the next check.
 			a.Refresh(ctx)
 		}
 	}

@@ -20,6 +20,7 @@ func newAgentCmd() *cobra.Command {
 		pf                         profileFlags
 		listen, upstream, tokenOut string
 		strip                      []string
+		replayLimit                int64
 	)
 	cmd := &cobra.Command{
 		Use:   "agent [--profile P] [--upstream URL] [--listen ADDR] [--token-file PATH]",
@@ -30,6 +31,11 @@ tools that read one, and serves a proxy on --listen (loopback) that sends every
 request to --upstream with "Authorization: Bearer <token>" added and the legacy
 API key header removed. An integration migrates by changing its base URL to
 http://` + DefaultListen + `.
+
+When the API answers 401 (the token was revoked), the agent drops the token,
+mints a new one, rewrites --token-file and sends the request again — requests
+with a body of up to --replay-body-limit bytes included. A larger or streaming
+request gets the 401, and the next request the new token.
 
 Health: GET ` + agent.HealthPath + `   Metrics: GET ` + agent.MetricsPath,
 		Args: cobra.NoArgs,
@@ -55,7 +61,7 @@ Health: GET ` + agent.HealthPath + `   Metrics: GET ` + agent.MetricsPath,
 				strip = []string{first(p.LegacyHeader, agent.DefaultLegacyHeader)}
 			}
 			a, err := agent.New(agent.Config{Token: cfg, Upstream: first(upstream, p.API), TokenFile: first(tokenOut, p.TokenFile),
-				StripHeaders: agent.NormalizeHeaders(strip), Logger: log})
+				StripHeaders: agent.NormalizeHeaders(strip), ReplayBodyLimit: replayLimit, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -78,5 +84,7 @@ Health: GET ` + agent.HealthPath + `   Metrics: GET ` + agent.MetricsPath,
 	fl.StringVar(&upstream, "upstream", "", "API base URL to proxy to (default the profile's api)")
 	fl.StringVar(&tokenOut, "token-file", "", "write the current token to this file (default the profile's token_file)")
 	fl.StringArrayVar(&strip, "strip-header", nil, "request header to remove, repeatable (default the profile's legacy_header, else X-API-Key)")
+	fl.Int64Var(&replayLimit, "replay-body-limit", agent.DefaultReplayBodyLimit,
+		"largest request body in bytes kept in memory to resend a request after a 401 with a new token; -1 keeps none")
 	return cmd
 }

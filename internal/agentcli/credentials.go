@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/tokensource"
 )
 
@@ -23,6 +24,9 @@ type check struct {
 	Status string `json:"status"` // ok, fail, skip
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
+	// Code is the OAuth error code of a failed token check
+	// (invalid_client, invalid_scope, ...), for callers that can say more.
+	Code string `json:"code,omitempty"`
 }
 
 func newCredentialsCmd() *cobra.Command {
@@ -62,6 +66,11 @@ for each failure. The exit code is 0 only when every check passed.`,
 	return cmd
 }
 
+// fail is a failed check with its fix.
+func fail(name, detail, fix string) check {
+	return check{Name: name, Status: "fail", Detail: detail, Fix: fix}
+}
+
 func printChecks(w io.Writer, checks []check) (failed int) {
 	for _, c := range checks {
 		mark := map[string]string{"ok": "[ ok ]", "fail": "[FAIL]", "skip": "[skip]"}[c.Status]
@@ -93,7 +102,7 @@ func runChecks(ctx context.Context, name string, p Profile, verbose bool, stderr
 		_, err = cfg.SecretFunc(ctx)
 	}
 	if err != nil {
-		add(check{"profile", "fail", err.Error(), "complete the profile in the integrations file, or pass --client-id, --issuer/--token-url and --client-secret-env"})
+		add(fail("profile", err.Error(), "complete the profile in the integrations file, or pass --client-id, --issuer/--token-url and --client-secret-env"))
 		return out
 	}
 	add(check{Name: "profile", Status: "ok", Detail: fmt.Sprintf("profile %q: client %s, secret from %s, scopes %q", orDefault(name), p.ClientID, p.secretSource(), strings.Join(p.Scopes, " "))})
@@ -101,7 +110,7 @@ func runChecks(ctx context.Context, name string, p Profile, verbose bool, stderr
 	cfg.HTTPClient = hc
 	src, err := tokensource.New(cfg)
 	if err != nil {
-		add(check{"profile", "fail", err.Error(), "fix the profile's URLs and auth_method"})
+		add(fail("profile", err.Error(), "fix the profile's URLs and auth_method"))
 		return out
 	}
 	meta, c := discoveryCheck(ctx, src, p)
@@ -144,7 +153,7 @@ func discoveryCheck(ctx context.Context, src *tokensource.Source, p Profile) (*t
 	}
 	m, err := src.Metadata(ctx)
 	if err != nil {
-		return nil, check{"discovery", "fail", err.Error(), tokenFix(err)}
+		return nil, fail("discovery", err.Error(), tokenFix(err))
 	}
 	return m, check{Name: "discovery", Status: "ok", Detail: fmt.Sprintf("issuer %s: token endpoint %s, JWKS %s", m.Issuer, m.TokenEndpoint, m.JWKSURI)}
 }
@@ -153,7 +162,11 @@ func tokenCheck(ctx context.Context, src *tokensource.Source) (*tokensource.Toke
 	start := time.Now()
 	tok, err := src.Current(ctx)
 	if err != nil {
-		return nil, check{"token", "fail", err.Error(), tokenFix(err)}
+		c := check{Name: "token", Status: "fail", Detail: err.Error(), Fix: tokenFix(err)}
+		if errors.Is(err, tokensource.ErrInvalidClient) {
+			c.Code = "invalid_client"
+		}
+		return nil, c
 	}
 	return tok, check{Name: "token", Status: "ok", Detail: fmt.Sprintf("Bearer token in %v, expires in %v (%s)",
 		time.Since(start).Round(time.Millisecond), time.Until(tok.Expiry).Round(time.Second), tok.Expiry.UTC().Format(time.RFC3339))}
@@ -161,8 +174,8 @@ func tokenCheck(ctx context.Context, src *tokensource.Source) (*tokensource.Toke
 
 func clockCheck(tok *tokensource.Token) check {
 	if tok.Skew > time.Minute || tok.Skew < -time.Minute {
-		return check{"clock", "fail", fmt.Sprintf("the server's clock differs from this host's by %v", tok.Skew.Round(time.Second)),
-			"synchronise this host's clock (NTP): a skewed clock makes tokens look expired or not yet valid to the API"}
+		return fail("clock", fmt.Sprintf("the server's clock differs from this host's by %v", tok.Skew.Round(time.Second)),
+			"synchronise this host's clock (NTP): a skewed clock makes tokens look expired or not yet valid to the API")
 	}
 	return check{Name: "clock", Status: "ok", Detail: fmt.Sprintf("server and local clocks agree (skew %v)", tok.Skew.Round(time.Second))}
 }
@@ -201,8 +214,8 @@ func claimsCheck(tok *tokensource.Token) (*jwtClaims, check) {
 	}
 	exp := time.Unix(c.Expiry, 0)
 	if c.Expiry != 0 && time.Until(exp) < time.Minute {
-		return c, check{"claims", "fail", fmt.Sprintf("token exp %s is already past or imminent", exp.UTC().Format(time.RFC3339)),
-			"check this host's clock and the client's token lifetime"}
+		return c, fail("claims", fmt.Sprintf("token exp %s is already past or imminent", exp.UTC().Format(time.RFC3339)),
+			"check this host's clock and the client's token lifetime")
 	}
 	return c, check{Name: "claims", Status: "ok", Detail: fmt.Sprintf("tenant %q, client %q, issuer %s, exp %s",
 		c.Tenant, c.ClientID, c.Issuer, exp.UTC().Format(time.RFC3339))}
@@ -220,8 +233,8 @@ func scopeCheck(requested []string, tok *tokensource.Token, claims *jwtClaims) c
 		}
 	}
 	if len(missing) > 0 {
-		return check{"scopes", "fail", fmt.Sprintf("requested %q, granted %q", strings.Join(requested, " "), strings.Join(granted, " ")),
-			fmt.Sprintf("add %s to the client, or remove them from the profile's scopes", strings.Join(missing, " "))}
+		return fail("scopes", fmt.Sprintf("requested %q, granted %q", strings.Join(requested, " "), strings.Join(granted, " ")),
+			fmt.Sprintf("add %s to the client, or remove them from the profile's scopes", strings.Join(missing, " ")))
 	}
 	return check{Name: "scopes", Status: "ok", Detail: fmt.Sprintf("granted %q", strings.Join(granted, " "))}
 }
@@ -249,15 +262,15 @@ func signatureCheck(ctx context.Context, hc *http.Client, token string, meta *to
 	kid := jws.Signatures[0].Header.KeyID
 	set, err := fetchJWKS(ctx, hc, meta.JWKSURI)
 	if err != nil {
-		return check{"signing key", "fail", err.Error(), "the jwks_uri from discovery must serve the server's public keys"}
+		return fail("signing key", err.Error(), "the jwks_uri from discovery must serve the server's public keys")
 	}
 	keys := set.Key(kid)
 	if len(keys) == 0 {
-		return check{"signing key", "fail", fmt.Sprintf("key %q is not in %s", kid, meta.JWKSURI),
-			"the token was signed by another server than the issuer's, or its key is retired: check the issuer URL"}
+		return fail("signing key", fmt.Sprintf("key %q is not in %s", kid, meta.JWKSURI),
+			"the token was signed by another server than the issuer's, or its key is retired: check the issuer URL")
 	}
 	if _, err := jws.Verify(keys[0]); err != nil {
-		return check{"signing key", "fail", "signature does not verify with key " + kid, "check the issuer URL: the token does not come from it"}
+		return fail("signing key", "signature does not verify with key "+kid, "check the issuer URL: the token does not come from it")
 	}
 	return check{Name: "signing key", Status: "ok", Detail: fmt.Sprintf("key %q found in the JWKS; signature valid", kid)}
 }
@@ -290,12 +303,12 @@ func probeCheck(ctx context.Context, hc *http.Client, url, token string) check {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return check{"probe", "fail", err.Error(), "give an absolute http(s) probe URL"}
+		return fail("probe", err.Error(), "give an absolute http(s) probe URL")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return check{"probe", "fail", err.Error(), "check the probe URL's host and port, and proxies"}
+		return fail("probe", err.Error(), "check the probe URL's host and port, and proxies")
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
@@ -303,10 +316,10 @@ func probeCheck(ctx context.Context, hc *http.Client, url, token string) check {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return check{Name: "probe", Status: "ok", Detail: fmt.Sprintf("GET %s answered %d", url, resp.StatusCode)}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return check{"probe", "fail", fmt.Sprintf("GET %s answered %d %s", url, resp.StatusCode, resp.Header.Get("WWW-Authenticate")),
-			"the API refused the token: give the client the scope this API needs, and check the API trusts this issuer"}
+		return fail("probe", fmt.Sprintf("GET %s answered %d %s", url, resp.StatusCode, resp.Header.Get("WWW-Authenticate")),
+			"the API refused the token: give the client the scope this API needs, and check the API trusts this issuer")
 	default:
-		return check{"probe", "fail", fmt.Sprintf("GET %s answered %d", url, resp.StatusCode), "check the probe URL: it should be a cheap GET the client may call"}
+		return fail("probe", fmt.Sprintf("GET %s answered %d", url, resp.StatusCode), "check the probe URL: it should be a cheap GET the client may call")
 	}
 }
 
@@ -318,6 +331,43 @@ type CheckResult = check
 // client of issuer with a client secret, making every request with hc (nil:
 // the defaults). The console's "test these credentials" runs it.
 func CheckCredentials(ctx context.Context, issuer, clientID, secret string, scopes []string, hc *http.Client) []CheckResult {
+	return CheckCredentialsKnowing(ctx, issuer, clientID, secret, scopes, hc, nil)
+}
+
+// ClientStatusFunc tells the client's status (store.StatusActive,
+// store.StatusDisabled) as the admin API knows it.
+type ClientStatusFunc func(ctx context.Context, clientID string) (string, error)
+
+// CheckCredentialsKnowing is CheckCredentials for a caller that can ask the
+// admin API about the client (the console): when the token endpoint answers
+// invalid_client, which hides its cause on purpose, the checklist says
+// whether the client is disabled or the secret is the one at fault.
+func CheckCredentialsKnowing(ctx context.Context, issuer, clientID, secret string, scopes []string, hc *http.Client, status ClientStatusFunc) []CheckResult {
 	p := Profile{Issuer: issuer, ClientID: clientID, ClientSecret: secret, Scopes: scopes, CacheFile: "off"}
-	return runChecks(ctx, "", p, false, io.Discard, hc)
+	out := runChecks(ctx, "", p, false, io.Discard, hc)
+	if status == nil {
+		return out
+	}
+	for i, c := range out {
+		if c.Name == "token" && c.Code == "invalid_client" {
+			out[i] = explainInvalidClient(ctx, c, clientID, status)
+		}
+	}
+	return out
+}
+
+// explainInvalidClient narrows the two causes of invalid_client to one.
+func explainInvalidClient(ctx context.Context, c check, clientID string, status ClientStatusFunc) check {
+	st, err := status(ctx, clientID)
+	switch {
+	case err != nil:
+		return c // the generic fix already names every cause
+	case st == store.StatusDisabled:
+		c.Detail = fmt.Sprintf("client %s is disabled: the token endpoint refuses it whatever the secret", clientID)
+		c.Fix = "enable the client on its page (or create a new one) and test again"
+	default:
+		c.Detail = fmt.Sprintf("client %s is %s, so the secret is at fault: it is wrong, expired or was rotated", clientID, st)
+		c.Fix = "copy the current secret, or rotate the client's secret on its page and use the new one"
+	}
+	return c
 }

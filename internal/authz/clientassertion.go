@@ -30,10 +30,15 @@ const (
 	maxAssertionLen = 8 << 10
 	// assertionLeeway absorbs clock skew between client and server.
 	assertionLeeway = 60 * time.Second
-	// maxAssertionLifetime bounds exp ahead of iat and of now: an assertion
-	// is made for one request, and the replay record lives until exp.
-	maxAssertionLifetime = 10 * time.Minute
-	maxJTILen            = 256
+	// maxAssertionLifetime bounds exp ahead of iat and of now. An assertion
+	// is used once (its jti is kept until exp), but clients make it with
+	// the lifetime their library picks: Spring Security and openid-client
+	// 60 s, MSAL 10 min, github.com/zitadel/oidc and Authlib 1 h. One hour
+	// is also the most Okta and Google accept, so every RP library built
+	// for them fits; longer would only lengthen the replay records.
+	maxAssertionLifetime     = time.Hour
+	maxAssertionLifetimeText = "1 hour"
+	maxJTILen                = 256
 	// maxKeysTried bounds signature checks of an assertion without a kid.
 	maxKeysTried = 10
 	// minRSABits is the smallest RSA key accepted (RFC 7518 §3.3).
@@ -144,7 +149,9 @@ func (v *assertionVerifier) verify(ctx context.Context, c *store.Client, jws *jo
 	return nil
 }
 
-// checkClaims applies RFC 7523 §3 to verified claims and returns exp.
+// checkClaims applies RFC 7523 §3 to verified claims and returns exp. iat
+// is optional, as RFC 7523 §3 has it (MSAL and some others send nbf
+// instead); without it, exp is bounded from now alone.
 func (v *assertionVerifier) checkClaims(clientID string, cl *assertionClaims) (time.Time, error) {
 	now := v.now()
 	switch {
@@ -164,7 +171,7 @@ func (v *assertionVerifier) checkClaims(clientID string, cl *assertionClaims) (t
 	case !now.Before(exp.Add(assertionLeeway)):
 		return time.Time{}, errAssertion("expired")
 	case exp.After(now.Add(maxAssertionLifetime + assertionLeeway)):
-		return time.Time{}, errAssertion("exp is more than 10 minutes ahead")
+		return time.Time{}, errAssertion("exp is more than " + maxAssertionLifetimeText + " ahead")
 	case cl.NotBefore != nil && cl.NotBefore.Time().After(now.Add(assertionLeeway)):
 		return time.Time{}, errAssertion("not valid yet (nbf)")
 	}
@@ -174,7 +181,7 @@ func (v *assertionVerifier) checkClaims(clientID string, cl *assertionClaims) (t
 		case iat.After(now.Add(assertionLeeway)):
 			return time.Time{}, errAssertion("iat is in the future")
 		case exp.Sub(iat) > maxAssertionLifetime+assertionLeeway:
-			return time.Time{}, errAssertion("exp is more than 10 minutes after iat")
+			return time.Time{}, errAssertion("exp is more than " + maxAssertionLifetimeText + " after iat")
 		}
 	}
 	return exp, nil

@@ -193,10 +193,10 @@ func TestPrivateKeyJWT_Refused(t *testing.T) {
 			return f
 		}, nil},
 		{"expired", claimsMod(func(c map[string]any, e *env) { c["exp"] = e.clock.Now().Add(-61 * time.Second).Unix() }), nil},
-		{"exp too far ahead", claimsMod(func(c map[string]any, e *env) { c["exp"] = e.clock.Now().Add(11*time.Minute + time.Second).Unix() }), nil},
+		{"exp too far ahead", claimsMod(func(c map[string]any, e *env) { c["exp"] = e.clock.Now().Add(61*time.Minute + time.Second).Unix() }), nil},
 		{"exp too far after iat", claimsMod(func(c map[string]any, e *env) {
 			c["iat"] = e.clock.Now().Add(-5 * time.Minute).Unix()
-			c["exp"] = e.clock.Now().Add(6*time.Minute + time.Second).Unix()
+			c["exp"] = e.clock.Now().Add(56*time.Minute + time.Second).Unix()
 		}), nil},
 		{"no exp", claimsMod(func(c map[string]any, _ *env) { delete(c, "exp") }), nil},
 		{"nbf ahead", claimsMod(func(c map[string]any, e *env) { c["nbf"] = e.clock.Now().Add(2 * time.Minute).Unix() }), nil},
@@ -533,14 +533,17 @@ func TestCheckClaims_Boundaries(t *testing.T) {
 		{"issuer as audience", func(c *assertionClaims) { c.Audience = []string{"https://as.example"} }, true},
 		{"expired within leeway", func(c *assertionClaims) { c.ExpiresAt = at(-59 * time.Second) }, true},
 		{"expired at leeway", func(c *assertionClaims) { c.ExpiresAt = at(-60 * time.Second) }, false},
-		{"exp at 11 min", func(c *assertionClaims) { c.ExpiresAt = at(11 * time.Minute) }, true},
-		{"exp past 11 min", func(c *assertionClaims) { c.ExpiresAt = at(11*time.Minute + time.Second) }, false},
+		{"exp at 61 min", func(c *assertionClaims) { c.ExpiresAt = at(61 * time.Minute) }, true},
+		{"exp past 61 min", func(c *assertionClaims) { c.ExpiresAt = at(61*time.Minute + time.Second) }, false},
 		{"nbf within leeway", func(c *assertionClaims) { c.NotBefore = at(60 * time.Second) }, true},
 		{"nbf past leeway", func(c *assertionClaims) { c.NotBefore = at(61 * time.Second) }, false},
 		{"iat within leeway", func(c *assertionClaims) { c.IssuedAt = at(60 * time.Second) }, true},
 		{"iat past leeway", func(c *assertionClaims) { c.IssuedAt = at(61 * time.Second) }, false},
-		{"exp 11 min after iat", func(c *assertionClaims) { c.IssuedAt, c.ExpiresAt = at(-time.Minute), at(10*time.Minute) }, true},
-		{"exp over 11 min after iat", func(c *assertionClaims) { c.IssuedAt, c.ExpiresAt = at(-time.Minute-time.Second), at(10*time.Minute) }, false},
+		{"exp 61 min after iat", func(c *assertionClaims) { c.IssuedAt, c.ExpiresAt = at(-time.Minute), at(60*time.Minute) }, true},
+		{"exp over 61 min after iat", func(c *assertionClaims) { c.IssuedAt, c.ExpiresAt = at(-time.Minute-time.Second), at(60*time.Minute) }, false},
+		{"zitadel/oidc: iat now, exp in 1 h", func(c *assertionClaims) { c.IssuedAt, c.ExpiresAt = at(0), at(time.Hour) }, true},
+		{"no iat, exp in 1 h", func(c *assertionClaims) { c.ExpiresAt = at(time.Hour) }, true},
+		{"24 h assertion", func(c *assertionClaims) { c.IssuedAt, c.ExpiresAt = at(0), at(24*time.Hour) }, false},
 		{"no exp", func(c *assertionClaims) { c.ExpiresAt = nil }, false},
 		{"no jti", func(c *assertionClaims) { c.JTI = "" }, false},
 		{"long jti", func(c *assertionClaims) { c.JTI = strings.Repeat("j", maxJTILen+1) }, false},

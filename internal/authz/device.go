@@ -316,14 +316,15 @@ func (s *Server) issueDevice(ctx context.Context, tx store.Tx, req *tokenRequest
 	}
 	p := &personGrant{user: u, authTime: d.AuthTime, sessionID: d.SessionID, jti: jti}
 	if wantsRefresh(c, scopes) {
-		fam, tok, err := s.newRefreshFamily(c, u, d.SessionID, d.AuthTime, scopes, jti, now)
+		fam, tok, err := s.newRefreshFamily(c, u, d.SessionID, d.AuthTime, scopes, now)
 		if err != nil {
 			return issuance{}, err
 		}
 		if err := tx.CreateRefreshFamily(ctx, fam); err != nil {
 			return issuance{}, fmt.Errorf("create refresh family: %w", err)
 		}
-		p.refreshToken = tok
+		// The access token belongs to the family: it carries its jti.
+		p.refreshToken, p.jti = tok, fam.LastJTI
 	}
 	return issuance{subject: u.ID, scopes: scopes, person: p}, nil
 }

@@ -94,10 +94,14 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		log.Error("internal error", "err", err)
-		e = &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		if errors.Is(err, store.ErrUnavailable) {
+			// An outage of the database, not a bug here: the caller is told
+			// to retry, and the operator sees a warning per refused request.
+			log.Warn("store unavailable; answered temporarily_unavailable", "err", err)
 			e = &Error{Code: CodeTemporarilyUnavailable, Description: "storage unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
+		} else {
+			log.Error("internal error", "err", err)
+			e = &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		}
 	}
 	h := w.Header()

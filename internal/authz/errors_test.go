@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,26 @@ func TestEtagMatches(t *testing.T) {
 		if got := etagMatches(tt.headers, `"abc"`); got != tt.want {
 			t.Errorf("etagMatches(%q) = %v, want %v", tt.headers, got, tt.want)
 		}
+	}
+}
+
+// TestWriteError_StoreUnavailable_WarnsNotInternalError: an outage of the
+// database is logged as what it is, at WARN, and a real internal error
+// stays an ERROR.
+func TestWriteError_StoreUnavailable_WarnsNotInternalError(t *testing.T) {
+	for _, tt := range []struct {
+		name, level, msg string
+		err              error
+	}{
+		{"store unavailable", "level=WARN", `msg="store unavailable`, fmt.Errorf("revoke token x: %w", store.ErrUnavailable)},
+		{"bug", "level=ERROR", `msg="internal error"`, errors.New("nil map")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs strings.Builder
+			writeError(httptest.NewRecorder(), slog.New(slog.NewTextHandler(&logs, nil)), tt.err)
+			if !strings.Contains(logs.String(), tt.level) || !strings.Contains(logs.String(), tt.msg) {
+				t.Errorf("log = %q, want %s %s", logs.String(), tt.level, tt.msg)
+			}
+		})
 	}
 }

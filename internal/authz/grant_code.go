@@ -90,16 +90,17 @@ func (g authorizationCodeGrant) handle(ctx context.Context, req *tokenRequest, c
 		p := &personGrant{user: u, authTime: ac.AuthTime, nonce: ac.Nonce, sessionID: ac.SessionID, jti: jti}
 		scopes := intersect(ac.Scopes, grantCeiling(c))
 		if wantsRefresh(c, scopes) {
-			fam, tok, err := s.newRefreshFamily(c, u, ac.SessionID, ac.AuthTime, scopes, jti, now)
+			fam, tok, err := s.newRefreshFamily(c, u, ac.SessionID, ac.AuthTime, scopes, now)
 			if err != nil {
 				return err
 			}
 			if err := tx.CreateRefreshFamily(ctx, fam); err != nil {
 				return fmt.Errorf("create refresh family: %w", err)
 			}
-			p.refreshToken = tok
+			// The access token belongs to the family: it carries its jti.
+			p.refreshToken, p.jti = tok, fam.LastJTI
 			if err := tx.UpdateAuthCode(ctx, h[:], func(cur store.AuthCode) (store.AuthCode, error) {
-				cur.IssuedFamily = fam.ID
+				cur.IssuedFamily, cur.IssuedJTI = fam.ID, fam.LastJTI
 				return cur, nil
 			}); err != nil {
 				return err

@@ -19,7 +19,7 @@ import (
 // Refresh tokens (RFC 6749 §6, RFC 9700 §4.14) come in families: the code
 // starts one, every use rotates it, and a token used again after its
 // successor was issued revokes the whole family and its newest access
-// token — whoever holds the stolen copy loses it, and the real client
+// tokens — whoever holds the stolen copy loses it, and the real client
 // signs the person in again.
 //
 // A token is "ksr_<family>.<generation>.<mac>", mac an HMAC of family and
@@ -69,10 +69,52 @@ func (s *Server) parseRefreshToken(tok string) (family string, gen int, ok bool)
 	return parts[0], gen, true
 }
 
-// newRefreshFamily starts a family for a person's grant and returns its
-// first token.
-func (s *Server) newRefreshFamily(c *store.Client, u store.User, sessionID string, authTime time.Time, scopes []string, jti string, now time.Time) (store.RefreshFamily, string, error) {
+// Every access token issued from a family carries the family's grant id in
+// its jti ("<grant id>.<random>"), so revoking the family revokes all of
+// them with one revocation record, "grant:<grant id>", kept until the
+// newest of them expires (RFC 7009 §2.1). The revocation set looks a jti up
+// under both keys: two map lookups on the guard's hot path, and the record
+// reaches other instances through the change feed like any revocation.
+// The grant id is an HMAC of the family id, so a resource server that sees
+// the access tokens learns nothing of the refresh token.
+const grantRevocationPrefix = "grant:"
+
+// grantID names family in its access tokens' jti.
+func (s *Server) grantID(family string) string {
+	m := hmac.New(sha256.New, s.refreshKey)
+	m.Write([]byte("grant\x00"))
+	m.Write([]byte(family))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// familyJTI returns a new jti for an access token issued from family.
+func (s *Server) familyJTI(family string) (string, error) {
+	r, err := newJTI()
+	if err != nil {
+		return "", err
+	}
+	return s.grantID(family) + "." + r, nil
+}
+
+// grantRevocationKey is the key under which a jti's family is revoked, or
+// "" for a token outside any family.
+func grantRevocationKey(jti string) string {
+	g, _, ok := strings.Cut(jti, ".")
+	if !ok || g == "" {
+		return ""
+	}
+	return grantRevocationPrefix + g
+}
+
+// newRefreshFamily starts a family for a person's grant and returns it
+// (with the jti of its first access token in LastJTI) and its first
+// refresh token.
+func (s *Server) newRefreshFamily(c *store.Client, u store.User, sessionID string, authTime time.Time, scopes []string, now time.Time) (store.RefreshFamily, string, error) {
 	id := rand.Text()
+	jti, err := s.familyJTI(id)
+	if err != nil {
+		return store.RefreshFamily{}, "", err
+	}
 	tok := s.refreshToken(id, 1)
 	h := credential.Hash(tok)
 	return store.RefreshFamily{
@@ -97,7 +139,7 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 		return issuance{}, errInvalidGrant("the refresh token is invalid")
 	}
 	now := s.cfg.Now()
-	jti, err := newJTI()
+	jti, err := s.familyJTI(family)
 	if err != nil {
 		return issuance{}, err
 	}
@@ -165,7 +207,7 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 			return err
 		}
 		if revokedFor != "" {
-			return revokeFamilyToken(ctx, tx, fam, now)
+			return s.revokeFamilyTokens(ctx, tx, fam, now)
 		}
 		scopes := intersect(fam.Scopes, grantCeiling(c))
 		scopes = entitledScopes(scopes, u)
@@ -193,12 +235,13 @@ func (g refreshTokenGrant) handle(ctx context.Context, req *tokenRequest, c *sto
 		return issuance{}, errInvalidGrant("the user is no longer active")
 	default:
 		s.metrics.grantsRevoked.WithLabelValues(revokedFor).Inc()
-		s.log.Warn("refresh token revokedFor; revoked its family", "client_id", c.ID, "family", family)
+		s.log.Warn("refresh token used again after rotation; revoked its family and its access tokens",
+			"reason", revokedFor, "client_id", c.ID, "family", family)
 		return issuance{}, errInvalidGrant("the refresh token was already used; sign in again")
 	}
 }
 
-// revokeFamily marks a family revoked and revokes its newest access token.
+// revokeFamily marks a family revoked and revokes its access tokens.
 func (s *Server) revokeFamily(ctx context.Context, tx store.Tx, id, reason string, now time.Time) error {
 	var fam store.RefreshFamily
 	err := tx.UpdateRefreshFamily(ctx, id, func(f store.RefreshFamily) (store.RefreshFamily, error) {
@@ -214,16 +257,28 @@ func (s *Server) revokeFamily(ctx context.Context, tx store.Tx, id, reason strin
 	if err != nil {
 		return fmt.Errorf("revoke refresh family: %w", err)
 	}
-	return revokeFamilyToken(ctx, tx, fam, now)
+	return s.revokeFamilyTokens(ctx, tx, fam, now)
 }
 
-func revokeFamilyToken(ctx context.Context, tx store.Tx, f store.RefreshFamily, now time.Time) error {
+// revokeFamilyTokens revokes every access token issued from f: by its grant
+// id until the latest any of them can expire (none is issued after now, and
+// none lives longer than PersonTokenTTL), and the newest by its jti, which
+// covers a token issued before jtis carried the grant id.
+func (s *Server) revokeFamilyTokens(ctx context.Context, tx store.Tx, f store.RefreshFamily, now time.Time) error {
+	until := now.Add(s.cfg.PersonTokenTTL)
+	if f.LastJTIExpiresAt.After(until) {
+		until = f.LastJTIExpiresAt
+	}
+	err := tx.CreateRevocation(ctx, store.Revocation{JTI: grantRevocationPrefix + s.grantID(f.ID), Tenant: f.Tenant, ClientID: f.ClientID, RevokedAt: now, ExpiresAt: until})
+	if err != nil {
+		return fmt.Errorf("revoke family's access tokens: %w", err)
+	}
 	if f.LastJTI == "" || !now.Before(f.LastJTIExpiresAt) {
 		return nil
 	}
-	err := tx.CreateRevocation(ctx, store.Revocation{JTI: f.LastJTI, Tenant: f.Tenant, ClientID: f.ClientID, RevokedAt: now, ExpiresAt: f.LastJTIExpiresAt})
+	err = tx.CreateRevocation(ctx, store.Revocation{JTI: f.LastJTI, Tenant: f.Tenant, ClientID: f.ClientID, RevokedAt: now, ExpiresAt: f.LastJTIExpiresAt})
 	if err != nil {
-		return fmt.Errorf("revoke family's access token: %w", err)
+		return fmt.Errorf("revoke family's newest access token: %w", err)
 	}
 	return nil
 }

@@ -23,12 +23,19 @@ func newRevocationSet() *revocationSet {
 	return &revocationSet{exp: map[string]time.Time{}}
 }
 
-// revoked reports whether jti is revoked.
+// revoked reports whether jti is revoked, itself or with its refresh
+// family (see grantRevocationPrefix).
 func (s *revocationSet) revoked(jti string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	_, ok := s.exp[jti]
-	return ok
+	if _, ok := s.exp[jti]; ok {
+		return true
+	}
+	if g := grantRevocationKey(jti); g != "" {
+		_, ok := s.exp[g]
+		return ok
+	}
+	return false
 }
 
 // add records a revocation.

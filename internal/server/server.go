@@ -222,7 +222,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	az.Register(oauthMux)
 	con, err := console.New(console.Config{
 		Issuer: cfg.Issuer, Key: derivedKey(master, "keyshift console key v1"), OAuth: oauthMux, Tokens: keyring,
-		Credentials: credentialChecks{issuer: cfg.Issuer, oauth: oauthMux}, Now: cfg.Now, Logger: cfg.Logger,
+		Credentials: credentialChecks{issuer: cfg.Issuer, oauth: oauthMux, store: st}, Now: cfg.Now, Logger: cfg.Logger,
 	}, st, adm)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
@@ -384,16 +384,25 @@ func derivedKey(master []byte, purpose string) []byte {
 }
 
 // credentialChecks runs `keyshift credentials test` for the console,
-// against this process's own endpoints.
+// against this process's own endpoints; the store tells it the client's
+// status, which the token endpoint's invalid_client hides.
 type credentialChecks struct {
 	issuer string
 	oauth  http.Handler
+	store  store.Store
 }
 
 func (c credentialChecks) TestCredentials(ctx context.Context, clientID, secret, scope string) []console.CheckResult {
 	hc := &http.Client{Transport: console.InProcess(c.oauth), Timeout: 10 * time.Second}
+	status := func(ctx context.Context, id string) (string, error) {
+		cl, err := c.store.GetClient(ctx, id)
+		if err != nil {
+			return "", fmt.Errorf("load client %s: %w", id, err)
+		}
+		return cl.Status, nil
+	}
 	var out []console.CheckResult
-	for _, ch := range agentcli.CheckCredentials(ctx, c.issuer, clientID, secret, strings.Fields(scope), hc) {
+	for _, ch := range agentcli.CheckCredentialsKnowing(ctx, c.issuer, clientID, secret, strings.Fields(scope), hc, status) {
 		out = append(out, console.CheckResult{Name: ch.Name, Status: ch.Status, Detail: ch.Detail, Fix: ch.Fix})
 	}
 	return out

@@ -8,13 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
+	"github.com/keyshift/keyshift/internal/progress"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -219,10 +218,8 @@ func newKeysImportCmd() *cobra.Command {
 			if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
 				size = fi.Size()
 			}
-			bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
-				progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("sending "+filepath.Base(args[1])),
-				progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionShowElapsedTimeOnFinish(),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(cmd.ErrOrStderr()) }))
+			bar := progress.Bytes(cmd.ErrOrStderr(), "sending "+filepath.Base(args[1]), size,
+				func() { fmt.Fprintln(cmd.ErrOrStderr()) })
 			res, err := c.ImportKeys(cmd.Context(), args[0], io.TeeReader(file, bar), f, dryRun)
 			_ = bar.Finish()
 			if err != nil {

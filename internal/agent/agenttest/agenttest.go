@@ -8,9 +8,12 @@ package agenttest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,6 +31,9 @@ type Keyshift struct {
 	TokenURL string
 	API      *admin.API
 	Store    store.Store
+	// Operator credentials: a platform client, which may introspect and
+	// revoke any token.
+	OperatorID, OperatorSecret string
 
 	tokenRequests atomic.Int64
 	down          atomic.Bool
@@ -44,7 +50,48 @@ func StartKeyshift(t testing.TB) *Keyshift {
 	k := &Keyshift{}
 	stack := admintest.NewWith(t, admintest.Options{Demo: true, Wrap: k.instrument})
 	k.URL, k.TokenURL, k.API, k.Store = stack.URL, stack.URL+"/oauth2/token", stack.API, stack.Store
+	k.OperatorID, k.OperatorSecret = stack.ClientID, stack.ClientSecret
 	return k
+}
+
+// Revoke revokes an access token at keyshift's revocation endpoint
+// (RFC 7009), as an operator would for a leaked token.
+func (k *Keyshift) Revoke(t testing.TB, token string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, k.URL+"/oauth2/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(k.OperatorID), url.QueryEscape(k.OperatorSecret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("agenttest: revoke: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("agenttest: revoke: HTTP %d", resp.StatusCode)
+	}
+}
+
+// active asks keyshift's introspection endpoint (RFC 7662) whether token is
+// active.
+func (k *Keyshift) active(ctx context.Context, token string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(k.OperatorID), url.QueryEscape(k.OperatorSecret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Active bool `json:"active"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("introspection: HTTP %d: %v", resp.StatusCode, err)
+	}
+	return out.Active, nil
 }
 
 // instrument counts token requests and, while the endpoint is down, drops

@@ -2,11 +2,15 @@ package agenttest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +30,9 @@ type Resource struct {
 	issuer string
 	keys   *oidc.RemoteKeySet
 	scope  string
+	// introspect, when set, is asked about every verified token, so the
+	// resource honours keyshift's revocations.
+	introspect func(ctx context.Context, token string) (bool, error)
 
 	mu         sync.Mutex
 	rejected   map[string]bool // jti refused as if revoked
@@ -49,6 +56,17 @@ type Claims struct {
 func StartResource(t testing.TB, k *Keyshift, scope string) *Resource {
 	t.Helper()
 	return StartResourceFor(t, k.URL, scope)
+}
+
+// StartIntrospectingResource is StartResource for a resource that also asks
+// k's introspection endpoint about every token, so a token revoked at k is
+// refused at once, as by a guard in keyshift's process. Answers carry the
+// body's length and SHA-256 ("body_len", "body_sha256") besides "body".
+func StartIntrospectingResource(t testing.TB, k *Keyshift, scope string) *Resource {
+	t.Helper()
+	r := StartResourceFor(t, k.URL, scope)
+	r.introspect = k.active
+	return r
 }
 
 // StartResourceFor is StartResource for a keyshift running elsewhere (e.g.
@@ -98,24 +116,32 @@ func (r *Resource) Verify(ctx context.Context, token string) (Claims, error) {
 		return c, fmt.Errorf("scope %s missing", r.scope)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.rejected[c.JTI] {
+	rejected := r.rejected[c.JTI]
+	r.mu.Unlock()
+	if rejected {
 		return c, fmt.Errorf("revoked")
+	}
+	if r.introspect != nil {
+		active, err := r.introspect(ctx, token)
+		if err != nil {
+			return c, fmt.Errorf("introspect: %w", err)
+		}
+		if !active {
+			return c, fmt.Errorf("not active at the issuer")
+		}
 	}
 	return c, nil
 }
 
 func (r *Resource) serve(w http.ResponseWriter, req *http.Request) {
 	r.Calls.Add(1)
-	var body strings.Builder
+	var body []byte
 	if req.Body != nil {
-		b := make([]byte, 4096)
-		n, _ := req.Body.Read(b)
-		body.Write(b[:n])
+		body, _ = io.ReadAll(io.LimitReader(req.Body, 64<<20))
 	}
 	r.mu.Lock()
 	r.lastHeader = req.Header.Clone()
-	r.lastBody = body.String()
+	r.lastBody = string(body)
 	r.mu.Unlock()
 	tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 	c, err := r.Verify(req.Context(), tok)
@@ -128,6 +154,8 @@ func (r *Resource) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	sum := sha256.Sum256(body)
 	_ = json.NewEncoder(w).Encode(map[string]string{"tenant": c.Tenant, "client_id": c.ClientID,
-		"path": req.URL.Path, "method": req.Method, "body": body.String(), "jti": c.JTI})
+		"path": req.URL.Path, "method": req.Method, "body": string(body), "jti": c.JTI,
+		"body_len": strconv.Itoa(len(body)), "body_sha256": hex.EncodeToString(sum[:])})
 }

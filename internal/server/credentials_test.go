@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyshift/keyshift/internal/console"
+	"github.com/keyshift/keyshift/internal/store"
+)
+
+// TestCredentialChecks_InvalidClient_SaysWhetherDisabledOrSecret: the
+// console's "test these credentials" looks the client up when the token
+// endpoint answers invalid_client, and says which cause it is. The checks
+// reach a real server (over loopback) through the handler they are given.
+func TestCredentialChecks_InvalidClient_SaysWhetherDisabledOrSecret(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := OpenStore(ctx, filepath.Join(dir, "ks.db"), logger, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	op, err := Initialise(ctx, st, base, time.Now)
+	if err != nil || op == nil {
+		t.Fatalf("initialise: %v, %v", op, err)
+	}
+	srv, err := New(ctx, Config{DB: filepath.Join(dir, "ks.db"), Issuer: base, Logger: logger,
+		SecretFile: filepath.Join(dir, "ks.secret"), ShutdownTimeout: 5 * time.Second}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		st.Close()
+	})
+	u, _ := url.Parse(base)
+	checks := credentialChecks{issuer: base, oauth: httputil.NewSingleHostReverseProxy(u), store: st}
+	token := func(secret string) console.CheckResult {
+		t.Helper()
+		for _, c := range checks.TestCredentials(ctx, op.ClientID, secret, "") {
+			if c.Name == "token" {
+				return c
+			}
+		}
+		t.Fatal("no token check")
+		return console.CheckResult{}
+	}
+
+	if c := token(op.ClientSecret); c.Status != "ok" {
+		t.Fatalf("good credentials: %+v", c)
+	}
+	if c := token("kss_not_the_secret"); c.Status != "fail" || !strings.Contains(c.Detail, "secret is at fault") {
+		t.Errorf("wrong secret of an active client: %+v", c)
+	}
+	if err := st.Tx(ctx, func(tx store.Tx) error {
+		return tx.UpdateClient(ctx, op.ClientID, func(c store.Client) (store.Client, error) {
+			c.Status = store.StatusDisabled
+			return c, nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var c console.CheckResult
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c = token(op.ClientSecret); c.Status == "fail" {
+			break
+		}
+	}
+	if c.Status != "fail" || !strings.Contains(c.Detail, "is disabled") || !strings.Contains(c.Fix, "enable the client") {
+		t.Errorf("disabled client: %+v", c)
+	}
+}
