@@ -158,7 +158,7 @@ func TestMultiInstance_ThreeServersOnePostgres(t *testing.T) {
 		testKillUnderLoad(t, cl, op, a, others)
 	})
 
-	// Last: it leaves 127.0.0.1 throttled on every instance.
+	// Last: it leaves wrong secrets from 127.0.0.1 throttled on every instance.
 	t.Run("FailuresOnB_ThrottleC", func(t *testing.T) {
 		for i := 0; ; i++ {
 			code, _, err := tokenResp(context.Background(), b.url(""), cl.opID, "kss_wrong", "")
@@ -172,11 +172,17 @@ func TestMultiInstance_ThreeServersOnePostgres(t *testing.T) {
 				t.Fatalf("B never throttled after %d failures", i)
 			}
 		}
-		took := eventually(t, 5*time.Second, "C throttles after failures on B", func() bool {
-			code, _, _ := tokenResp(context.Background(), c.url(""), cl.opID, cl.opSecret, "")
+		// C refuses further wrong secrets at once (the failures are
+		// shared), yet serves the right one: a correct credential is never
+		// refused for earlier failures.
+		took := eventually(t, 5*time.Second, "C throttles wrong secrets after failures on B", func() bool {
+			code, _, _ := tokenResp(context.Background(), c.url(""), cl.opID, "kss_wrong", "")
 			return code == http.StatusTooManyRequests
 		})
-		t.Logf("C throttled the client %s after B did (failures shared every second)", took)
+		t.Logf("C throttled wrong secrets %s after B did (failures shared every second)", took)
+		if code, body, err := tokenResp(context.Background(), c.url(""), cl.opID, cl.opSecret, ""); err != nil || code != http.StatusOK {
+			t.Fatalf("the right secret on C after the failures: %d %s %v, want 200", code, body, err)
+		}
 	})
 }
 
