@@ -110,7 +110,7 @@ func (a *API) toProblem(ctx context.Context, r *http.Request, err error) *Proble
 	case errors.Is(err, store.ErrConflict):
 		return errConflict("Conflict", "the change conflicts with an existing object")
 	case errors.Is(err, store.ErrUnavailable):
-		a.log.ErrorContext(ctx, "admin: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.log.WarnContext(ctx, "admin: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
 			"the database cannot be reached; the change was not made, retry later")
 		p.retryAfter = unavailableRetryAfter

@@ -94,10 +94,13 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
-		log.Error("internal error", "err", err)
-		e = &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		if errors.Is(err, store.ErrUnavailable) {
+			// An outage, not a bug: the request was refused and nothing written.
+			log.Warn("store unavailable", "err", err)
 			e = &Error{Code: CodeTemporarilyUnavailable, Description: "storage unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
+		} else {
+			log.Error("internal error", "err", err)
+			e = &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		}
 	}
 	h := w.Header()

@@ -30,7 +30,7 @@ type MigrationStatus struct {
 // at once: they queue on an advisory lock.
 func MigrateUp(ctx context.Context, dsn string, opts Options) ([]int64, error) {
 	opts.defaults()
-	cfg, err := poolConfig(dsn, opts.Schema)
+	cfg, err := poolConfig(dsn, opts.Schema, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func MigrateUp(ctx context.Context, dsn string, opts Options) ([]int64, error) {
 // at dsn has it.
 func MigrateStatus(ctx context.Context, dsn string, opts Options) ([]MigrationStatus, error) {
 	opts.defaults()
-	cfg, err := poolConfig(dsn, opts.Schema)
+	cfg, err := poolConfig(dsn, opts.Schema, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
