@@ -218,6 +218,8 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		}
 		c.renderError(w, r, v, p.Status, msg)
 	case errors.Is(err, store.ErrUnavailable):
+		c.log.Warn("console: store unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
 		c.renderError(w, r, v, http.StatusServiceUnavailable, "The console cannot reach its database right now. Try again shortly.")
 	default:
 		c.log.Error("console page failed", "path", r.URL.Path, "err", err)

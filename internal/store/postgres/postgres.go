@@ -319,6 +319,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 		if errors.Is(err, store.ErrUnavailable) {
 			s.log.WarnContext(ctx, "postgres: commit outcome unknown: the connection failed after COMMIT was sent", "err", err)
 			s.feed.Publish(store.Change{Kind: store.ChangeResync})
+			return fmt.Errorf("postgres: commit: %w: %w", store.ErrOutcomeUnknown, err)
 		}
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
