@@ -280,6 +280,17 @@ func TestFreeze_PostgresFrozen_WritesAnswer503AndAreNotAppliedLater(t *testing.T
 			return err == nil && code == http.StatusUnauthorized
 		})
 	})
+	t.Run("OutageLoggedAsUnavailableNotInternalError", func(t *testing.T) {
+		out := inst.output()
+		if !strings.Contains(out, `level=WARN msg="admin: store unavailable"`) || !strings.Contains(out, `level=WARN msg="store unavailable"`) {
+			t.Errorf("the refused admin write and revocation are not logged as store unavailable at WARN")
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "internal error") || strings.Contains(line, "level=ERROR") {
+				t.Errorf("outage logged as an error: %s", line)
+			}
+		}
+	})
 	if t.Failed() {
 		t.Logf("server output:\n%s", inst.output())
 	}

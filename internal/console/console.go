@@ -166,7 +166,7 @@ func (c *Console) page(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := c.visit(r)
 		if err != nil {
-			c.log.Error("console: load session", "err", err)
+			c.log.Log(r.Context(), store.LogLevel(err), "console: load session", "err", err)
 			c.renderError(w, r, nil, http.StatusServiceUnavailable, "The console cannot reach its database right now. Try again shortly.")
 			return
 		}

@@ -388,7 +388,7 @@ func (k *Keyring) Run(ctx context.Context) {
 			}
 			if c.Kind == store.ChangeSigningKey || c.Kind == store.ChangeResync {
 				if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-					k.logFailure("reload signing keys", err)
+					k.logFailure(ctx, "reload signing keys", err)
 				}
 			}
 		case <-tick.C:
@@ -399,20 +399,16 @@ func (k *Keyring) Run(ctx context.Context) {
 
 func (k *Keyring) maintain(ctx context.Context) {
 	if err := k.Maintain(ctx); err != nil && ctx.Err() == nil {
-		k.logFailure("signing key maintenance", err)
+		k.logFailure(ctx, "signing key maintenance", err)
 	}
 	if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-		k.logFailure("reload signing keys", err)
+		k.logFailure(ctx, "reload signing keys", err)
 	}
 }
 
 // logFailure logs a failed background step: at WARN when the store is
 // unavailable (an outage the next tick retries, the published keys keep
 // signing), at ERROR otherwise.
-func (k *Keyring) logFailure(msg string, err error) {
-	if errors.Is(err, store.ErrUnavailable) {
-		k.log.Warn(msg+": store unavailable", "err", err)
-		return
-	}
-	k.log.Error(msg, "err", err)
+func (k *Keyring) logFailure(ctx context.Context, msg string, err error) {
+	k.log.Log(ctx, store.LogLevel(err), msg, "err", err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -39,4 +40,14 @@ func Unavailable(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: deadline passed: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// LogLevel is the level at which to log a failed store operation: WARN for
+// an outage (ErrUnavailable), which is no bug and is answered 503 or
+// retried, ERROR for anything else.
+func LogLevel(err error) slog.Level {
+	if errors.Is(err, ErrUnavailable) {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
