@@ -60,6 +60,9 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 	timeout time.Duration
+	// busy is the writer connection's busy_timeout; read and set only
+	// while holding wsem.
+	busy time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -113,6 +116,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		log:     opts.Logger,
 		now:     opts.Now,
 		timeout: opts.Timeout,
+		busy:    opts.Timeout, // from dsn
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
@@ -217,11 +221,15 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	defer conn.Close()
 	// BEGIN IMMEDIATE waits for another process's write lock for at most
-	// busy_timeout: make that what is left of the deadline.
+	// busy_timeout: make that what is left of the deadline. Usually that is
+	// the store timeout already, and no statement is needed.
 	if dl, ok := tctx.Deadline(); ok {
-		wait := max(time.Until(dl).Milliseconds(), 1)
-		if _, err := conn.ExecContext(tctx, fmt.Sprintf("PRAGMA busy_timeout = %d", wait)); err != nil {
-			return fmt.Errorf("sqlite: set busy timeout: %w", store.Unavailable(tctx, mapErr(err)))
+		want := max(time.Until(dl), time.Millisecond).Truncate(time.Millisecond)
+		if d := s.busy - want; d > 50*time.Millisecond || d < -50*time.Millisecond {
+			if _, err := conn.ExecContext(tctx, fmt.Sprintf("PRAGMA busy_timeout = %d", want.Milliseconds())); err != nil {
+				return fmt.Errorf("sqlite: set busy timeout: %w", store.Unavailable(tctx, mapErr(err)))
+			}
+			s.busy = want
 		}
 	}
 	sqltx, err := conn.BeginTx(tctx, nil)
