@@ -45,6 +45,16 @@ type child struct {
 
 func startServe(t *testing.T, args ...string) *child {
 	t.Helper()
+	c := launchServe(t, args...)
+	if err := waitReady("http://"+c.addr+"/readyz", 30*time.Second); err != nil {
+		t.Fatalf("%v\noutput:\n%s", err, c.output())
+	}
+	return c
+}
+
+// launchServe starts `keyshift serve` without waiting for it to be ready.
+func launchServe(t *testing.T, args ...string) *child {
+	t.Helper()
 	addr, err := freeAddr()
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +80,6 @@ func startServe(t *testing.T, args ...string) *child {
 		_ = c.cmd.Wait()
 	}()
 	t.Cleanup(func() { c.stop() })
-	if err := waitReady("http://"+addr+"/readyz", 30*time.Second); err != nil {
-		t.Fatalf("%v\noutput:\n%s", err, c.output())
-	}
 	return c
 }
 

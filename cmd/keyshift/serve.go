@@ -28,6 +28,7 @@ import (
 // environment variable.
 type commonFlags struct {
 	db, issuer, addr, secretFile, logLevel, logFormat string
+	storeTimeout                                      time.Duration
 }
 
 func (f *commonFlags) register(cmd *cobra.Command) {
@@ -37,6 +38,19 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.secretFile, "secret-file", envOr("KEYSHIFT_SECRET_FILE", ""), "master secret file, created 0600 when missing (default next to the database); KEYSHIFT_SECRET overrides it [KEYSHIFT_SECRET_FILE]")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", envOr("KEYSHIFT_LOG_LEVEL", "info"), "debug, info, warn or error [KEYSHIFT_LOG_LEVEL]")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", envOr("KEYSHIFT_LOG_FORMAT", "text"), "text or json [KEYSHIFT_LOG_FORMAT]")
+	cmd.Flags().DurationVar(&f.storeTimeout, "store-timeout", envDuration("KEYSHIFT_STORE_TIMEOUT", store.DefaultTimeout),
+		"deadline of each database read and transaction; past it a request is answered 503 and its write is not made [KEYSHIFT_STORE_TIMEOUT]")
+}
+
+// openStore checks --store-timeout and opens the store with it.
+func (f *commonFlags) openStore(ctx context.Context, logger *slog.Logger) (store.Store, error) {
+	if err := checkEnvDurations("KEYSHIFT_STORE_TIMEOUT"); err != nil {
+		return nil, err
+	}
+	if f.storeTimeout <= 0 {
+		return nil, fmt.Errorf("--store-timeout must be positive")
+	}
+	return server.OpenStoreTimeout(ctx, f.db, logger, time.Now, f.storeTimeout)
 }
 
 func (f *commonFlags) logger(w io.Writer) (*slog.Logger, error) {
@@ -112,7 +126,12 @@ func newServeCmd() *cobra.Command {
 			} else if gw.upstream != "" {
 				return fmt.Errorf("--upstream needs --routes (which routes need which scopes)")
 			}
-			return runServe(cmd.Context(), cmd.OutOrStdout(), logger, cfg, demoMode, scopesFile)
+			st, err := cf.openStore(cmd.Context(), logger)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return runServe(cmd.Context(), cmd.OutOrStdout(), st, cfg, demoMode, scopesFile)
 		},
 	}
 	cf.register(cmd)
@@ -129,13 +148,8 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
-func runServe(ctx context.Context, out io.Writer, logger *slog.Logger, cfg server.Config, demoMode bool, scopesFile string) error {
+func runServe(ctx context.Context, out io.Writer, st store.Store, cfg server.Config, demoMode bool, scopesFile string) error {
 	tuneGC()
-	st, err := server.OpenStore(ctx, cfg.DB, logger, time.Now)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -259,7 +273,7 @@ func newInitCmd() *cobra.Command {
 				issuer = "http://" + cf.addr
 			}
 			ctx := cmd.Context()
-			st, err := server.OpenStore(ctx, cf.db, logger, time.Now)
+			st, err := cf.openStore(ctx, logger)
 			if err != nil {
 				return err
 			}

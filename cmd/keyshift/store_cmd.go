@@ -71,6 +71,9 @@ func newMigrateCmd() *cobra.Command {
 	return cmd
 }
 
+// storeCopyTimeout bounds each read and each batch of `store copy`.
+const storeCopyTimeout = 2 * time.Minute
+
 // newStoreCmd moves an installation between backends.
 func newStoreCmd() *cobra.Command {
 	var from, to string
@@ -89,12 +92,14 @@ the source first: the copy takes no snapshot. The destination must be empty.`,
 					return fmt.Errorf("source store %s: %w", from, err)
 				}
 			}
-			src, err := server.OpenStore(ctx, from, logger, time.Now)
+			// A batch job: each read and each batch may take longer than a
+			// request's store timeout, but never hangs on a frozen database.
+			src, err := server.OpenStoreTimeout(ctx, from, logger, time.Now, storeCopyTimeout)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			dst, err := server.OpenStore(ctx, to, logger, time.Now)
+			dst, err := server.OpenStoreTimeout(ctx, to, logger, time.Now, storeCopyTimeout)
 			if err != nil {
 				return err
 			}

@@ -110,9 +110,12 @@ func (a *API) toProblem(ctx context.Context, r *http.Request, err error) *Proble
 	case errors.Is(err, store.ErrConflict):
 		return errConflict("Conflict", "the change conflicts with an existing object")
 	case errors.Is(err, store.ErrUnavailable):
-		a.log.ErrorContext(ctx, "admin: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
-		p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
-			"the database cannot be reached; the change was not made, retry later")
+		a.log.WarnContext(ctx, "admin: store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		detail := "the database cannot be reached; the change was not made, retry later"
+		if errors.Is(err, store.ErrOutcomeUnknown) {
+			detail = "the database stopped answering while the change was committed; it may have been made: check before retrying"
+		}
+		p := newProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable", detail)
 		p.retryAfter = unavailableRetryAfter
 		return p
 	case errors.Is(err, context.Canceled):

@@ -375,7 +375,7 @@ func (s *Service) apply(ctx context.Context, c store.Change) {
 		err = s.reloadAll(ctx)
 	}
 	if err != nil && ctx.Err() == nil {
-		s.log.Error("apikey: applying a change failed; the next resync retries", "kind", c.Kind, "id", c.ID, "err", err)
+		s.log.Log(ctx, store.LogLevel(err), "apikey: applying a change failed; the next resync retries", "kind", c.Kind, "id", c.ID, "err", err)
 	}
 }
 

@@ -113,7 +113,7 @@ func (w *Sweeper) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			if _, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
-				w.log.Error("apikey: key sweep failed", "err", err)
+				w.log.Log(ctx, store.LogLevel(err), "apikey: key sweep failed", "err", err)
 			}
 		}
 	}

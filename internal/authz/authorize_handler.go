@@ -58,7 +58,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 	who, err := s.currentSession(ctx, r)
 	if err != nil {
 		s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "sign-in is unavailable; retry shortly"))
-		s.log.Error("authorize: load session", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "authorize: load session", "err", err)
 		return
 	}
 	if who != nil && !sessionFits(who, c) {
@@ -84,7 +84,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 	if !approved {
 		need, err := s.needsConsent(r, req, who, scopes)
 		if err != nil {
-			s.log.Error("authorize: load consent", "err", err)
+			s.log.Log(r.Context(), store.LogLevel(err), "authorize: load consent", "err", err)
 			s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "consent is unavailable; retry shortly"))
 			return
 		}
@@ -281,7 +281,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		}
 		scopes := entitledScopes(req.scopes, who.user)
 		if err := s.rememberConsent(r, who, req.clientID, scopes); err != nil {
-			s.log.Error("store consent", "err", err)
+			s.log.Log(r.Context(), store.LogLevel(err), "store consent", "err", err)
 			s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "consent could not be saved; retry shortly"))
 			return
 		}
@@ -328,7 +328,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 		AuthTime: who.session.AuthTime, CreatedAt: now, ExpiresAt: now.Add(authCodeTTL * 1e9),
 	}
 	if err := s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateAuthCode(ctx, ac) }); err != nil {
-		s.log.Error("store authorization code", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "store authorization code", "err", err)
 		s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "the code could not be issued; retry shortly"))
 		return
 	}

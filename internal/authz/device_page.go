@@ -50,7 +50,7 @@ func (s *Server) showDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := s.currentSession(r.Context(), r)
 	if err != nil {
-		s.log.Error("device page: load session", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "device page: load session", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, msgDeviceUnavailable)
 		return
 	}
@@ -99,7 +99,7 @@ func (s *Server) postDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := s.currentSession(r.Context(), r)
 	if err != nil {
-		s.log.Error("device page: load session", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "device page: load session", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, msgDeviceUnavailable)
 		return
 	}
@@ -167,7 +167,7 @@ func (s *Server) findDeviceCode(r *http.Request, typed string) (store.DeviceCode
 	h := credential.Hash(norm)
 	dc, err := s.st.GetDeviceCodeByUserCode(r.Context(), h[:])
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("device page: find user code", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "device page: find user code", "err", err)
 		return store.DeviceCode{}, nil, &Error{Code: CodeTemporarilyUnavailable, Description: msgDeviceUnavailable, Status: http.StatusServiceUnavailable}
 	}
 	if err != nil || dc.Status != store.DevicePending || !now.Before(dc.ExpiresAt) {
@@ -222,7 +222,7 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request, dc store.D
 		s.renderPage(w, http.StatusBadRequest, "device", d)
 		return
 	case err != nil:
-		s.log.Error("device page: record decision", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "device page: record decision", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, msgDeviceUnavailable)
 		return
 	}

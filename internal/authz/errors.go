@@ -95,8 +95,8 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		if errors.Is(err, store.ErrUnavailable) {
-			// An outage of the database, not a bug here: the caller is told
-			// to retry, and the operator sees a warning per refused request.
+			// An outage of the database, not a bug here: the request was
+			// refused and nothing written; the caller is told to retry.
 			log.Warn("store unavailable; answered temporarily_unavailable", "err", err)
 			e = &Error{Code: CodeTemporarilyUnavailable, Description: "storage unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
 		} else {

@@ -67,7 +67,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := s.currentSession(ctx, r)
 	if err != nil {
-		s.log.Error("logout: load session", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "logout: load session", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing out is not possible right now; please try again shortly.")
 		return
 	}
@@ -88,7 +88,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.endSession(ctx, w, r); err != nil {
-		s.log.Error("logout: end session", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "logout: end session", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing out is not possible right now; please try again shortly.")
 		return
 	}

@@ -111,6 +111,9 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, name string, d *p
 
 // showError renders an error page for a request that cannot be redirected.
 func (s *Server) showError(w http.ResponseWriter, status int, code, desc string) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
 	s.renderPage(w, status, "message", &pageData{
 		Title:   "This request cannot be completed",
 		Error:   desc,

@@ -166,7 +166,7 @@ func (c *Console) page(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := c.visit(r)
 		if err != nil {
-			c.log.Error("console: load session", "err", err)
+			c.log.Log(r.Context(), store.LogLevel(err), "console: load session", "err", err)
 			c.renderError(w, r, nil, http.StatusServiceUnavailable, "The console cannot reach its database right now. Try again shortly.")
 			return
 		}
@@ -218,6 +218,8 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		}
 		c.renderError(w, r, v, p.Status, msg)
 	case errors.Is(err, store.ErrUnavailable):
+		c.log.Warn("console: store unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
 		c.renderError(w, r, v, http.StatusServiceUnavailable, "The console cannot reach its database right now. Try again shortly.")
 	default:
 		c.log.Error("console page failed", "path", r.URL.Path, "err", err)

@@ -188,7 +188,7 @@ func (n *Notifier) logErr(ctx context.Context, msg string, err error) {
 	if ctx.Err() != nil {
 		return
 	}
-	n.cfg.Logger.Error(msg, "err", err)
+	n.cfg.Logger.Log(ctx, store.LogLevel(err), msg, "err", err)
 }
 
 // backoff returns the delay before the next attempt after attempts failures.

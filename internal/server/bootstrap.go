@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
@@ -22,28 +21,16 @@ type OperatorCredentials struct {
 // scopes exist and, when no operator client exists yet, creates one. It
 // returns the new operator's credentials, or nil when one already existed.
 // Checking for an operator rather than for an empty store makes a crash
-// between the two steps harmless: the next start finishes the job.
+// between the two steps harmless: the next start finishes the job. Both
+// steps are safe when several instances (or init and serve) run them at
+// the same moment on a new store: exactly one creates each object.
 func Initialise(ctx context.Context, st store.Store, issuer string, now func() time.Time) (*OperatorCredentials, error) {
 	if _, err := admin.Bootstrap(ctx, st, now); err != nil {
 		return nil, fmt.Errorf("bootstrap store: %w", err)
 	}
-	clients, err := st.ListClients(ctx, store.PlatformTenant)
-	if err != nil {
-		return nil, fmt.Errorf("list platform clients: %w", err)
-	}
-	for _, c := range clients {
-		if c.ID != admin.ConsoleClientID && slices.Contains(c.Scopes, "keyshift:admin") {
-			return nil, nil
-		}
-	}
-	adm := admin.New(st, nil, nil, admin.Config{Now: now})
-	created, err := adm.CreateClient(ctx, admin.SystemPrincipal(), store.PlatformTenant, admin.CreateClientRequest{
-		Name:    "keyshift operator",
-		Scopes:  []string{"keyshift:admin"},
-		Contact: store.Contact{Login: "operator"},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create operator client: %w", err)
+	created, err := admin.EnsureOperator(ctx, st, now)
+	if err != nil || created == nil {
+		return nil, err
 	}
 	return &OperatorCredentials{Issuer: issuer, ClientID: created.ClientID, ClientSecret: created.ClientSecret}, nil
 }

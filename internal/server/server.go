@@ -132,13 +132,21 @@ func IsPostgres(dsn string) bool {
 }
 
 // OpenStore opens the store named by dsn: a postgres:// URL for PostgreSQL,
-// otherwise a SQLite file path (optionally prefixed "sqlite:").
+// otherwise a SQLite file path (optionally prefixed "sqlite:"), with
+// store.DefaultTimeout for each of its operations.
 func OpenStore(ctx context.Context, dsn string, logger *slog.Logger, now func() time.Time) (store.Store, error) {
+	return OpenStoreTimeout(ctx, dsn, logger, now, 0)
+}
+
+// OpenStoreTimeout is OpenStore with the deadline of each read and each
+// transaction (0 means store.DefaultTimeout): past it the operation fails
+// with store.ErrUnavailable, which requests answer with 503.
+func OpenStoreTimeout(ctx context.Context, dsn string, logger *slog.Logger, now func() time.Time, timeout time.Duration) (store.Store, error) {
 	switch {
 	case dsn == "":
 		return nil, errors.New("no database given (--db or KEYSHIFT_DB)")
 	case IsPostgres(dsn):
-		st, err := postgres.Open(ctx, dsn, postgres.Options{Logger: logger, Now: now})
+		st, err := postgres.Open(ctx, dsn, postgres.Options{Logger: logger, Now: now, Timeout: timeout})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -148,7 +156,7 @@ func OpenStore(ctx context.Context, dsn string, logger *slog.Logger, now func() 
 		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("database directory %s does not exist", filepath.Dir(path))
 		}
-		st, err := sqlite.Open(ctx, path, sqlite.Options{Logger: logger, Now: now})
+		st, err := sqlite.Open(ctx, path, sqlite.Options{Logger: logger, Now: now, Timeout: timeout})
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 		}

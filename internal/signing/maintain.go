@@ -403,7 +403,7 @@ func (k *Keyring) follow(ctx context.Context, sub *store.Subscription) {
 	for c := range sub.C {
 		if c.Kind == store.ChangeSigningKey || c.Kind == store.ChangeResync {
 			if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-				k.log.Error("reload signing keys", "err", err)
+				k.logFailure(ctx, "reload signing keys", err)
 			}
 		}
 		sub.Applied(c)
@@ -412,9 +412,16 @@ func (k *Keyring) follow(ctx context.Context, sub *store.Subscription) {
 
 func (k *Keyring) maintain(ctx context.Context) {
 	if err := k.Maintain(ctx); err != nil && ctx.Err() == nil {
-		k.log.Error("signing key maintenance", "err", err)
+		k.logFailure(ctx, "signing key maintenance", err)
 	}
 	if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
-		k.log.Error("reload signing keys", "err", err)
+		k.logFailure(ctx, "reload signing keys", err)
 	}
+}
+
+// logFailure logs a failed background step: at WARN when the store is
+// unavailable (an outage the next tick retries, the published keys keep
+// signing), at ERROR otherwise.
+func (k *Keyring) logFailure(ctx context.Context, msg string, err error) {
+	k.log.Log(ctx, store.LogLevel(err), msg, "err", err)
 }

@@ -93,30 +93,42 @@ func readSecretFile(path string) ([]byte, error) {
 	return secret, nil
 }
 
+// createSecretFile creates the secret file at path with a new secret, or
+// returns the secret of the file another process created first. The file
+// appears whole or not at all (written under a temporary name, then
+// hard-linked into place, which fails if path exists), so processes
+// starting together never read a half-written secret, and all of them end
+// up with the one secret.
 func createSecretFile(path string) ([]byte, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("master secret directory: %w", err)
-		}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("master secret directory: %w", err)
 	}
 	secret := make([]byte, MinSecretLen)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("generate master secret: %w", err)
 	}
-	// O_EXCL: if another process created the file meanwhile, use theirs.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return readSecretFile(path)
-	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("create master secret file: %w", err)
 	}
-	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(secret) + "\n")
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	werr := f.Chmod(0o600)
+	if werr == nil {
+		_, werr = f.WriteString(base64.StdEncoding.EncodeToString(secret) + "\n")
+	}
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		_ = os.Remove(path)
 		return nil, fmt.Errorf("write master secret file %s: %w", path, err)
 	}
-	return secret, nil
+	switch err := os.Link(tmp, path); {
+	case err == nil:
+		return secret, nil
+	case errors.Is(err, fs.ErrExist):
+		return readSecretFile(path) // another process was first: use theirs
+	default:
+		return nil, fmt.Errorf("create master secret file %s: %w", path, err)
+	}
 }

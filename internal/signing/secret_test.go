@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -155,4 +156,35 @@ func TestLoadMasterSecret_File_ExistingForms(t *testing.T) {
 			t.Fatal("accepted a directory")
 		}
 	})
+}
+
+// TestLoadMasterSecret_File_CreatedByManyAtOnce_AllGetTheOneSecret starts
+// like instances sharing a secret file on their first start: all load it
+// at the same moment, none fails on a half-written file, and all end up
+// with the same secret.
+func TestLoadMasterSecret_File_CreatedByManyAtOnce_AllGetTheOneSecret(t *testing.T) {
+	for range 20 {
+		path := filepath.Join(t.TempDir(), "keyshift.secret")
+		const n = 8
+		secrets := make([][]byte, n)
+		errs := make([]error, n)
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				<-release
+				secrets[i], errs[i] = LoadMasterSecret("", path)
+			})
+		}
+		close(release)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("loader %d: %v", i, errs[i])
+			}
+			if !bytes.Equal(secrets[i], secrets[0]) {
+				t.Fatalf("loader %d got another secret than loader 0", i)
+			}
+		}
+	}
 }

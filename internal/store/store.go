@@ -23,6 +23,10 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable reports that the backend cannot be reached.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrOutcomeUnknown, always together with ErrUnavailable, reports a
+	// transaction whose COMMIT was sent but not answered: it may have been
+	// applied. Every other failed Tx was not.
+	ErrOutcomeUnknown = errors.New("commit outcome unknown")
 )
 
 // Reader holds the read methods, available both on Store and inside a Tx.

@@ -24,6 +24,7 @@ type listener struct {
 	feed     *store.Feed
 	log      *slog.Logger
 	every    time.Duration
+	timeout  time.Duration // of LISTEN and of the liveness ping
 }
 
 // connect opens the connection and starts listening.
@@ -32,7 +33,11 @@ func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: listener: connect: %w", mapErr(err))
 	}
-	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{l.channel}.Sanitize()); err != nil {
+	// A connection that froze right after connecting must not leave the
+	// listener waiting for LISTEN's answer forever.
+	lctx, cancel := store.Bound(ctx, l.timeout)
+	defer cancel()
+	if _, err := conn.Exec(lctx, `LISTEN `+pgx.Identifier{l.channel}.Sanitize()); err != nil {
 		_ = conn.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("postgres: listener: listen: %w", mapErr(err))
 	}
@@ -94,7 +99,7 @@ func (l *listener) receive(ctx context.Context, conn *pgx.Conn) error {
 		// The period is over.
 		next = time.Now().Add(l.every)
 		l.feed.Publish(store.Change{Kind: store.ChangeResync})
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		pctx, cancel := store.Bound(ctx, l.timeout)
 		err = conn.Ping(pctx)
 		cancel()
 		if err != nil {

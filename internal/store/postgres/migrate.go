@@ -30,7 +30,7 @@ type MigrationStatus struct {
 // at once: they queue on an advisory lock.
 func MigrateUp(ctx context.Context, dsn string, opts Options) ([]int64, error) {
 	opts.defaults()
-	cfg, err := poolConfig(dsn, opts.Schema)
+	cfg, err := poolConfig(dsn, opts.Schema, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func MigrateUp(ctx context.Context, dsn string, opts Options) ([]int64, error) {
 // at dsn has it.
 func MigrateStatus(ctx context.Context, dsn string, opts Options) ([]MigrationStatus, error) {
 	opts.defaults()
-	cfg, err := poolConfig(dsn, opts.Schema)
+	cfg, err := poolConfig(dsn, opts.Schema, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +134,16 @@ func withMigrationLock(ctx context.Context, cc *pgx.ConnConfig, schema string,
 		defer cancel()
 		err = errors.Join(err, lockConn.Close(cctx))
 	}()
-	var current string
-	if err := lockConn.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&current); err != nil {
-		return fmt.Errorf("postgres: migrate: read schema: %w", mapErr(err))
+	// The key names the schema migrated. Options.Schema names it alone:
+	// current_schema() is empty until the first of several instances has
+	// created that schema, and the others would then take another lock.
+	target := schema
+	if target == "" {
+		if err := lockConn.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&target); err != nil {
+			return fmt.Errorf("postgres: migrate: read schema: %w", mapErr(err))
+		}
 	}
-	key := "keyshift.migrate." + schema + "." + current
+	key := "keyshift.migrate." + schema + "." + target // as before when the schema existed
 	if _, err := lockConn.Exec(ctx, `SELECT pg_advisory_lock(hashtext($1))`, key); err != nil {
 		return fmt.Errorf("postgres: migrate: take advisory lock: %w", mapErr(err))
 	}

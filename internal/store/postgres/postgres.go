@@ -33,9 +33,6 @@ const (
 	DefaultResyncEvery      = 30 * time.Second
 	defaultConnectTimeout   = 5 * time.Second
 	defaultStatementTimeout = "30s"
-	// A transaction left idle (a stalled instance) must not hold row locks
-	// that other instances wait on forever.
-	defaultIdleInTxTimeout = "60s"
 )
 
 // Options configures a Store.
@@ -54,6 +51,11 @@ type Options struct {
 	// Schema, when set, is created if missing and used as the search path;
 	// otherwise the DSN's search_path (or the server default) applies.
 	Schema string
+	// Timeout bounds every read and every transaction (pool acquisition
+	// included) whose caller set no earlier deadline; 0 means
+	// store.DefaultTimeout. Past it the operation fails with
+	// store.ErrUnavailable and a transaction is rolled back.
+	Timeout time.Duration
 	// NoMigrate makes Open check that the schema is up to date instead of
 	// migrating it, for operators who run `keyshift migrate up` themselves
 	// (and give keyshift a role without DDL rights).
@@ -70,6 +72,9 @@ func (o *Options) defaults() {
 	if o.ResyncEvery <= 0 {
 		o.ResyncEvery = DefaultResyncEvery
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = store.DefaultTimeout
+	}
 }
 
 // Store is a store.Store backed by PostgreSQL.
@@ -79,8 +84,9 @@ type Store struct {
 	feed     *store.Feed
 	log      *slog.Logger
 	now      func() time.Time
-	channel  string // NOTIFY channel, one per schema
-	instance string // tells this Store's notifications from others'
+	timeout  time.Duration // of each read and each transaction
+	channel  string        // NOTIFY channel, one per schema
+	instance string        // tells this Store's notifications from others'
 	stop     context.CancelFunc
 	done     chan struct{} // closed when the listener has stopped
 }
@@ -93,7 +99,7 @@ var _ store.Store = (*Store)(nil)
 // connect_timeout, statement_timeout, …), with defaults for the timeouts.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	opts.defaults()
-	cfg, err := poolConfig(dsn, opts.Schema)
+	cfg, err := poolConfig(dsn, opts.Schema, opts.Timeout)
 	if err != nil {
 		return nil, err
 	}
@@ -113,24 +119,25 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		}
 	}
 	var schema string
-	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	if err := (boundedPool{pool: pool, timeout: opts.Timeout}).QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: read current schema: %w", mapErr(err))
 	}
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Store{
-		reader:   reader{q: pool},
+		reader:   reader{q: boundedPool{pool: pool, timeout: opts.Timeout}},
 		pool:     pool,
 		feed:     store.NewFeed(opts.FeedBuffer),
 		log:      opts.Logger,
 		now:      opts.Now,
+		timeout:  opts.Timeout,
 		channel:  channelName(schema),
 		instance: rand.Text(),
 		stop:     stop,
 		done:     make(chan struct{}),
 	}
 	l := &listener{cfg: cfg.ConnConfig.Copy(), channel: s.channel, instance: s.instance, feed: s.feed,
-		log: s.log, every: opts.ResyncEvery}
+		log: s.log, every: opts.ResyncEvery, timeout: opts.Timeout}
 	// Writes made after Open returns must reach this instance's subscribers,
 	// so the first LISTEN is done before returning.
 	conn, err := l.connect(ctx)
@@ -155,8 +162,9 @@ func channelName(schema string) string {
 	return "keyshift_changes." + schema
 }
 
-// poolConfig parses dsn and fills in keyshift's defaults.
-func poolConfig(dsn, schema string) (*pgxpool.Config, error) {
+// poolConfig parses dsn and fills in keyshift's defaults; timeout is the
+// store's (Options.Timeout, with its default).
+func poolConfig(dsn, schema string, timeout time.Duration) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN, password included.
@@ -171,7 +179,7 @@ func poolConfig(dsn, schema string) (*pgxpool.Config, error) {
 		params["statement_timeout"] = defaultStatementTimeout
 	}
 	if _, ok := params["idle_in_transaction_session_timeout"]; !ok {
-		params["idle_in_transaction_session_timeout"] = defaultIdleInTxTimeout
+		params["idle_in_transaction_session_timeout"] = idleInTxTimeout(timeout)
 	}
 	if _, ok := params["application_name"]; !ok {
 		params["application_name"] = "keyshift"
@@ -253,43 +261,67 @@ func payloads(instance string, changes []store.Change) ([]string, error) {
 // Tx runs fn in one READ COMMITTED transaction. Its changes are announced
 // with pg_notify inside the transaction, so PostgreSQL delivers them to the
 // other instances only if the commit succeeds.
+//
+// The whole transaction runs under the store's deadline. fn's statements
+// get the caller's ctx, so the deadline is enforced on the connection
+// instead: when it passes, the connection is closed under whatever is in
+// flight, the transaction fails with store.ErrUnavailable, PostgreSQL rolls
+// it back (at once, or after idle_in_transaction_session_timeout when the
+// network is frozen) and the pool discards the connection. The one
+// ambiguous case left is a COMMIT sent whose answer is lost: that COMMIT
+// may have been applied, and is logged as such.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	tctx, cancel := store.Bound(ctx, s.timeout)
+	defer cancel()
+	ptx, err := s.pool.BeginTx(tctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", mapErr(err))
+		return fmt.Errorf("postgres: begin: %w", store.Unavailable(tctx, mapErr(err)))
 	}
+	netConn := ptx.Conn().PgConn().Conn()
+	stopDeadline := context.AfterFunc(tctx, func() { _ = netConn.Close() })
 	t := &tx{reader: reader{q: ptx}, tx: ptx, now: s.now}
 	committed := false
 	defer func() {
 		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
+		// Rollback also returns the connection to the pool (which drops it
+		// when the deadline closed it), so it runs in every case.
 		if !committed {
+			closed := !stopDeadline()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			if err := ptx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+			if err := ptx.Rollback(rctx); err != nil && !closed && !errors.Is(err, pgx.ErrTxClosed) {
 				s.log.WarnContext(ctx, "postgres rollback failed", "err", err)
 			}
 		}
 	}()
 	if err := fn(t); err != nil {
-		return err
+		return store.Unavailable(tctx, err)
 	}
 	msgs, err := payloads(s.instance, t.changes)
 	if err != nil {
 		return fmt.Errorf("postgres: encode changes: %w", err)
 	}
 	for _, m := range msgs {
-		if _, err := ptx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, m); err != nil {
-			return fmt.Errorf("postgres: notify: %w", mapErr(err))
+		if _, err := ptx.Exec(tctx, `SELECT pg_notify($1, $2)`, s.channel, m); err != nil {
+			return fmt.Errorf("postgres: notify: %w", store.Unavailable(tctx, mapErr(err)))
 		}
 	}
+	if dl, ok := tctx.Deadline(); ok && time.Until(dl) < commitReserve(s.timeout) {
+		return fmt.Errorf("postgres: commit: %w: too little time left before the deadline", store.ErrUnavailable)
+	}
 	committed = true
-	if err := ptx.Commit(ctx); err != nil {
+	err = ptx.Commit(tctx)
+	stopDeadline()
+	if err != nil {
+		err = store.Unavailable(tctx, mapErr(err))
 		// A commit cut off by a broken connection may have happened: the
 		// other instances then hear of it, so this one must reload too.
-		if errors.Is(mapErr(err), store.ErrUnavailable) {
+		if errors.Is(err, store.ErrUnavailable) {
+			s.log.WarnContext(ctx, "postgres: commit outcome unknown: the connection failed after COMMIT was sent", "err", err)
 			s.feed.Publish(store.Change{Kind: store.ChangeResync})
+			return fmt.Errorf("postgres: commit: %w: %w", store.ErrOutcomeUnknown, err)
 		}
-		return fmt.Errorf("postgres: commit: %w", mapErr(err))
+		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	// This instance's subscribers hear at once, as with SQLite: a Subscribe
 	// after Tx returns must not receive the changes of that Tx. The
@@ -318,6 +350,8 @@ func (s *Store) Follow(ctx context.Context) *store.Subscription {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := store.Bound(ctx, s.timeout)
+	defer cancel()
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w: %w", store.ErrUnavailable, err)
 	}

@@ -209,6 +209,39 @@ func TestOpen_ManyInstancesAtOnce_MigrateSafely(t *testing.T) {
 	}
 }
 
+// TestOpen_ManyInstancesAtOnceOnNewSchema_MigrateSafely is the same with a
+// schema that does not exist yet: the first instance creates it, and the
+// others must still queue on the same migration lock.
+func TestOpen_ManyInstancesAtOnceOnNewSchema_MigrateSafely(t *testing.T) {
+	dsn := testDSN(t)
+	for range 3 {
+		schema := newSchema(t, dsn) + "_new"
+		t.Cleanup(func() { admin(t, dsn, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`) })
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		release := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-release
+				s, err := postgres.Open(t.Context(), dsn, postgres.Options{Schema: schema})
+				if err == nil {
+					err = errors.Join(s.CheckIntegrity(t.Context()), s.Close())
+				}
+				errs <- err
+			})
+		}
+		close(release)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent Open on a new schema: %v", err)
+			}
+		}
+	}
+}
+
 func TestOpen_SchemaOption_CreatesSchema(t *testing.T) {
 	dsn := testDSN(t)
 	schema := newSchema(t, dsn) + "_new"

@@ -128,7 +128,9 @@ func mapErr(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	}
 	switch se.Code() & 0xff { // primary result code
-	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL:
+	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL,
+		// Another process held the lock for longer than busy_timeout.
+		sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err

@@ -39,6 +39,11 @@ type Options struct {
 	// FeedBuffer is how many changes a subscriber may lag behind before it is
 	// sent a ChangeResync; 0 means store.DefaultFeedBuffer.
 	FeedBuffer int
+	// Timeout bounds every read and every transaction whose caller set no
+	// earlier deadline, waiting for another process's lock included; 0
+	// means store.DefaultTimeout. Past it the operation fails with
+	// store.ErrUnavailable and a transaction is rolled back.
+	Timeout time.Duration
 }
 
 // Store is a store.Store backed by one SQLite file.
@@ -49,11 +54,15 @@ type Store struct {
 	// rcache holds the read pool's prepared statements. Write transactions
 	// prepare their own: the writer has one connection, held by the
 	// transaction, so a pool-level prepare there would wait for itself.
-	rcache *stmtCache
-	wsem   chan struct{}
-	feed   *store.Feed
-	log    *slog.Logger
-	now    func() time.Time
+	rcache  *stmtCache
+	wsem    chan struct{}
+	feed    *store.Feed
+	log     *slog.Logger
+	now     func() time.Time
+	timeout time.Duration
+	// busy is the writer connection's busy_timeout; read and set only
+	// while holding wsem.
+	busy time.Duration
 }
 
 var _ store.Store = (*Store)(nil)
@@ -70,7 +79,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	wdb, err := sql.Open("sqlite", dsn(path, false))
+	if opts.Timeout <= 0 {
+		opts.Timeout = store.DefaultTimeout
+	}
+	wdb, err := sql.Open("sqlite", dsn(path, false, opts.Timeout))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -84,7 +96,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	rdb, err := sql.Open("sqlite", dsn(path, true))
+	rdb, err := sql.Open("sqlite", dsn(path, true, opts.Timeout))
 	if err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
@@ -95,14 +107,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	rcache := &stmtCache{db: rdb}
 	s := &Store{
-		reader: reader{q: dbQuerier{rcache}},
-		rcache: rcache,
-		wdb:    wdb,
-		rdb:    rdb,
-		wsem:   make(chan struct{}, 1),
-		feed:   store.NewFeed(opts.FeedBuffer),
-		log:    opts.Logger,
-		now:    opts.Now,
+		reader:  reader{q: dbQuerier{rcache}},
+		rcache:  rcache,
+		wdb:     wdb,
+		rdb:     rdb,
+		wsem:    make(chan struct{}, 1),
+		feed:    store.NewFeed(opts.FeedBuffer),
+		log:     opts.Logger,
+		now:     opts.Now,
+		timeout: opts.Timeout,
+		busy:    opts.Timeout, // from dsn
 	}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
@@ -112,10 +126,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 }
 
 // dsn builds the driver's connection string. Each pragma is applied to every
-// new connection of the pool.
-func dsn(path string, readOnly bool) string {
+// new connection of the pool. Waiting for another process's lock
+// (busy_timeout) is bounded by the store's timeout, so a read blocked by a
+// lock ends in store.ErrUnavailable within it.
+func dsn(path string, readOnly bool, timeout time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", max(timeout.Milliseconds(), 1)))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
 	if readOnly {
@@ -183,7 +199,10 @@ func prepareRetry(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 }
 
 // Tx runs fn in one write transaction and publishes its changes after the
-// commit. Transactions are serialised; fn must not call s.Tx itself. Tx
+// commit. Transactions are serialised; fn must not call s.Tx itself. The
+// whole transaction, waiting for the writer and for another process's
+// lock included, runs under the store's deadline: past it database/sql
+// rolls the transaction back and Tx fails with store.ErrUnavailable. Tx
 // returns once this instance's caches have applied the changes (bounded by
 // store.DefaultApplyWait), so that the write is seen by the next request.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
@@ -199,26 +218,41 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	return nil
 }
 
-// commit runs fn in one write transaction and publishes its changes after
-// the commit, returning the number of the last one.
+// commit runs fn in one write transaction under the store's deadline and
+// publishes its changes after the commit, returning the number of the last
+// one.
 func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64, error) {
+	tctx, cancel := store.Bound(ctx, s.timeout)
+	defer cancel()
 	// The semaphore also orders publication: changes reach subscribers in
 	// commit order.
 	select {
 	case s.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("sqlite: begin: %w", ctx.Err())
+	case <-tctx.Done():
+		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, tctx.Err()))
 	}
 	defer func() { <-s.wsem }()
 
-	conn, err := s.wdb.Conn(ctx)
+	conn, err := s.wdb.Conn(tctx)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: begin: %w", mapErr(err))
+		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, mapErr(err)))
 	}
 	defer conn.Close()
-	sqltx, err := conn.BeginTx(ctx, nil)
+	// BEGIN IMMEDIATE waits for another process's write lock for at most
+	// busy_timeout: make that what is left of the deadline. Usually that is
+	// the store timeout already, and no statement is needed.
+	if dl, ok := tctx.Deadline(); ok {
+		want := max(time.Until(dl), time.Millisecond).Truncate(time.Millisecond)
+		if d := s.busy - want; d > 50*time.Millisecond || d < -50*time.Millisecond {
+			if _, err := conn.ExecContext(tctx, fmt.Sprintf("PRAGMA busy_timeout = %d", want.Milliseconds())); err != nil {
+				return 0, fmt.Errorf("sqlite: set busy timeout: %w", store.Unavailable(tctx, mapErr(err)))
+			}
+			s.busy = want
+		}
+	}
+	sqltx, err := conn.BeginTx(tctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: begin: %w", mapErr(err))
+		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, mapErr(err)))
 	}
 	t := &tx{reader: reader{q: sqltx}, tx: sqltx, now: s.now}
 	committed := false
@@ -231,14 +265,14 @@ func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64,
 		}
 	}()
 	if err := fn(t); err != nil {
-		return 0, err
+		return 0, store.Unavailable(tctx, err)
 	}
 	committed = true
 	if err := sqltx.Commit(); err != nil {
 		// A failed COMMIT can leave SQLite's transaction open on the one
 		// writer connection; end it so later transactions can begin.
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return 0, fmt.Errorf("sqlite: commit: %w", mapErr(err))
+		return 0, fmt.Errorf("sqlite: commit: %w", store.Unavailable(tctx, mapErr(err)))
 	}
 	return s.feed.Publish(t.changes...), nil
 }
@@ -256,6 +290,8 @@ func (s *Store) Follow(ctx context.Context) *store.Subscription {
 
 // Ping checks that both the writer and the read pool answer.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := store.Bound(ctx, s.timeout)
+	defer cancel()
 	for _, db := range []*sql.DB{s.rdb, s.wdb} {
 		if err := db.PingContext(ctx); err != nil {
 			return fmt.Errorf("sqlite: ping: %w: %w", store.ErrUnavailable, err)
