@@ -292,7 +292,7 @@ func TestFreeze_PostgresFrozen_WritesAnswer503AndAreNotAppliedLater(t *testing.T
 	})
 	t.Run("OutageLoggedAsUnavailableNotInternalError", func(t *testing.T) {
 		out := inst.output()
-		if !strings.Contains(out, `level=WARN msg="admin: store unavailable"`) || !strings.Contains(out, `level=WARN msg="store unavailable"`) {
+		if !strings.Contains(out, `level=WARN msg="admin: store unavailable"`) || !strings.Contains(out, `level=WARN msg="store unavailable; answered temporarily_unavailable"`) {
 			t.Errorf("the refused admin write and revocation are not logged as store unavailable at WARN")
 		}
 		for _, line := range strings.Split(out, "\n") {

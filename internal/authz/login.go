@@ -133,12 +133,12 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 			s.renderPage(w, status, "login", d)
 			return
 		}
-		s.log.Error("sign-in failed", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "sign-in failed", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing in is not possible right now; please try again shortly.")
 		return
 	}
 	if err := s.startSession(r.Context(), w, r, u); err != nil {
-		s.log.Error("start session", "err", err)
+		s.log.Log(r.Context(), store.LogLevel(err), "start session", "err", err)
 		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing in is not possible right now; please try again shortly.")
 		return
 	}
