@@ -20,7 +20,7 @@ func TestConsole_CredentialTestsWithWrongSecrets_DoNotLockOutSignIn(t *testing.T
 	hs := startHostileServer(t, "")
 	oauth := http.NewServeMux()
 	hs.srv.Authz.Register(oauth)
-	checks := credentialChecks{issuer: hs.base, oauth: oauth}
+	checks := credentialChecks{issuer: hs.base, oauth: oauth, store: hs.srv.Store}
 	for range 12 {
 		checks.TestCredentials(context.Background(), hs.demo.ClientID, credential.New(credential.PrefixClientSecret), "")
 	}
