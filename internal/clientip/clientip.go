@@ -143,6 +143,11 @@ func (rs *Resolver) walk(peer netip.Addr, chain []hop) netip.Addr {
 // Middleware resolves the client address of every request once and keeps
 // it in the request's context for From.
 func (rs *Resolver) Middleware(next http.Handler) http.Handler {
+	if rs == nil || len(rs.trusted) == 0 {
+		// Nothing to resolve: the client is the peer, which From reads
+		// itself; the token path then pays for no context or request copy.
+		return next
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if InProcess(r.Context()) {
 			next.ServeHTTP(w, r)
