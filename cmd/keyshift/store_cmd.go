@@ -71,9 +71,6 @@ func newMigrateCmd() *cobra.Command {
 	return cmd
 }
 
-// storeCopyTimeout bounds each read and each batch of `store copy`.
-const storeCopyTimeout = 2 * time.Minute
-
 // newStoreCmd moves an installation between backends.
 func newStoreCmd() *cobra.Command {
 	var from, to string
@@ -94,12 +91,12 @@ the source first: the copy takes no snapshot. The destination must be empty.`,
 			}
 			// A batch job: each read and each batch may take longer than a
 			// request's store timeout, but never hangs on a frozen database.
-			src, err := server.OpenStoreTimeout(ctx, from, logger, time.Now, storeCopyTimeout)
+			src, err := server.OpenStoreTimeout(ctx, from, logger, time.Now, storecopy.BatchTimeout)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			dst, err := server.OpenStoreTimeout(ctx, to, logger, time.Now, storeCopyTimeout)
+			dst, err := server.OpenStoreTimeout(ctx, to, logger, time.Now, storecopy.BatchTimeout)
 			if err != nil {
 				return err
 			}

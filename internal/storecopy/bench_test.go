@@ -38,7 +38,7 @@ func BenchmarkCopy_APIKeys_SQLiteToPostgres(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		dst := pgtest.OpenSchema(b, dsn, pgtest.NewSchema(b, dsn), postgres.Options{})
+		dst := pgtest.OpenSchema(b, dsn, pgtest.NewSchema(b, dsn), postgres.Options{Timeout: storecopy.BatchTimeout})
 		b.StartTimer()
 		start := time.Now()
 		got, err := storecopy.Copy(context.Background(), src, dst, nil)

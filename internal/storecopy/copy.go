@@ -100,6 +100,12 @@ var ErrDestinationNotEmpty = errors.New("destination store is not empty")
 // differ from the source's.
 var ErrVerification = errors.New("copy verification failed")
 
+// BatchTimeout is the store timeout to open both stores of a copy with:
+// one batch (up to keyBatchSize keys in one transaction) is a bulk write,
+// not a request, and may take far longer than a request's few seconds on
+// a loaded machine.
+const BatchTimeout = 2 * time.Minute
+
 // batchSize is how many objects one destination transaction writes.
 const batchSize = 1000
 

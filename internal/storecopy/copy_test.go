@@ -21,7 +21,7 @@ var base = time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
 func openSQLite(t testing.TB) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "keyshift.db"), sqlite.Options{})
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "keyshift.db"), sqlite.Options{Timeout: storecopy.BatchTimeout})
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
@@ -221,7 +221,7 @@ func TestCopy_SQLiteToPostgres_CopiesAndVerifiesEverything(t *testing.T) {
 	t.Parallel()
 	src := openSQLite(t)
 	populate(t, src)
-	dst := pgtest.Open(t, postgres.Options{})
+	dst := pgtest.Open(t, postgres.Options{Timeout: storecopy.BatchTimeout})
 
 	var calls int
 	var last, lastTotal int64
@@ -255,7 +255,7 @@ func TestCopy_SQLiteToPostgres_CopiesAndVerifiesEverything(t *testing.T) {
 
 func TestCopy_PostgresToSQLite_RoundTrip(t *testing.T) {
 	t.Parallel()
-	src := pgtest.Open(t, postgres.Options{})
+	src := pgtest.Open(t, postgres.Options{Timeout: storecopy.BatchTimeout})
 	populate(t, src)
 	// Delivered messages exist only on a store that can list them.
 	delivered := base.Add(time.Hour)
