@@ -1,13 +1,8 @@
 package server
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"net"
 	"net/http/httputil"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,36 +16,9 @@ import (
 // endpoint answers invalid_client, and says which cause it is. The checks
 // reach a real server (over loopback) through the handler they are given.
 func TestCredentialChecks_InvalidClient_SaysWhetherDisabledOrSecret(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := OpenStore(ctx, filepath.Join(dir, "ks.db"), logger, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	op, err := Initialise(ctx, st, base, time.Now)
-	if err != nil || op == nil {
-		t.Fatalf("initialise: %v, %v", op, err)
-	}
-	srv, err := New(ctx, Config{DB: filepath.Join(dir, "ks.db"), Issuer: base, Logger: logger,
-		SecretFile: filepath.Join(dir, "ks.secret"), ShutdownTimeout: 5 * time.Second}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		st.Close()
-	})
+	ctx := t.Context()
+	ts := startServer(t, testServerOptions{})
+	base, op, st := ts.base, ts.op, ts.st
 	u, _ := url.Parse(base)
 	checks := credentialChecks{issuer: base, oauth: httputil.NewSingleHostReverseProxy(u), store: st}
 	token := func(secret string) console.CheckResult {

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +26,6 @@ import (
 	"github.com/keyshift/keyshift/internal/authz/authztest"
 	"github.com/keyshift/keyshift/internal/credential"
 	"github.com/keyshift/keyshift/internal/demo"
-	"github.com/keyshift/keyshift/internal/demoapi"
-	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
@@ -46,59 +43,25 @@ type hostileServer struct {
 
 func startHostileServer(t *testing.T, dsn string, mod ...func(*Config)) *hostileServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	dir := t.TempDir()
-	if dsn == "" {
-		dsn = filepath.Join(dir, "ks.db")
-	}
-	st, err := OpenStore(ctx, dsn, logger, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	op, err := Initialise(ctx, st, base, time.Now)
-	if err != nil || op == nil {
-		t.Fatalf("initialise: %v", err)
-	}
-	res, err := demo.Seed(ctx, admin.New(st, nil, nil, admin.Config{}), st, time.Now())
-	if err != nil {
-		t.Fatalf("seed: %v", err)
-	}
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upSrv := &http.Server{Handler: demoapi.New(time.Now)}
-	go func() { _ = upSrv.Serve(up) }()
-	routes, err := gateway.ParseRoutes(strings.NewReader(demoapi.RoutesYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Issuer: base, Logger: logger, SecretFile: filepath.Join(dir, "ks.secret"),
-		Routes: routes, Upstream: "http://" + up.Addr().String(), ShutdownTimeout: 5 * time.Second}
-	for _, m := range mod {
-		m(&cfg)
-	}
-	srv, err := New(ctx, cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		_ = upSrv.Close()
-		st.Close()
+	var res demo.Result
+	ts := startServer(t, testServerOptions{
+		db:      dsn,
+		logger:  slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		gateway: true,
+		seed: func(ctx context.Context, st store.Store) {
+			var err error
+			if res, err = demo.Seed(ctx, admin.New(st, nil, nil, admin.Config{}), st, time.Now()); err != nil {
+				t.Fatalf("seed: %v", err)
+			}
+		},
+		config: func(cfg *Config) {
+			for _, m := range mod {
+				m(cfg)
+			}
+		},
 	})
+	base, st, op, srv := ts.base, ts.st, ts.op, ts.srv
 	for deadline := time.Now().Add(5 * time.Second); !srv.Authz.ClientActive(res.ClientID); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("demo client never reached the token endpoint's cache")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,8 +19,7 @@ import (
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/authz/authztest"
 	"github.com/keyshift/keyshift/internal/demo"
-	"github.com/keyshift/keyshift/internal/demoapi"
-	"github.com/keyshift/keyshift/internal/gateway"
+	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
 
@@ -65,50 +63,16 @@ func forEachBackend(t *testing.T, test func(t *testing.T, s *rywServer)) {
 
 func startRYW(t *testing.T, db string) *rywServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := OpenStore(ctx, db, logger, time.Now)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upSrv := &http.Server{Handler: demoapi.New(time.Now)}
-	go func() { _ = upSrv.Serve(up) }()
-	routes, err := gateway.ParseRoutes(strings.NewReader(demoapi.RoutesYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	op, err := Initialise(ctx, st, base, time.Now)
-	if err != nil || op == nil {
-		t.Fatalf("initialise: %v, %v", op, err)
-	}
-	if err := demo.LoadCatalogue(ctx, admin.New(st, nil, nil, admin.Config{}), st, demo.Catalogue()); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(ctx, Config{Issuer: base, Logger: logger, SecretFile: filepath.Join(t.TempDir(), "ks.secret"),
-		Routes: routes, Upstream: "http://" + up.Addr().String(), ShutdownTimeout: 5 * time.Second}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		_ = upSrv.Close()
-		_ = st.Close()
+	ts := startServer(t, testServerOptions{
+		db:      db,
+		gateway: true,
+		seed: func(ctx context.Context, st store.Store) {
+			if err := demo.LoadCatalogue(ctx, admin.New(st, nil, nil, admin.Config{}), st, demo.Catalogue()); err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
+	base, srv, op := ts.base, ts.srv, ts.op
 	s := &rywServer{t: t, base: base, srv: srv, op: op}
 	// Serve starts the caches before it accepts; wait for the listener to
 	// answer rather than for a fixed time.

@@ -28,37 +28,8 @@ import (
 // fresh SQLite store and returns its base URL and the operator credentials.
 func startTestServer(t *testing.T) (string, *OperatorCredentials) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := OpenStore(ctx, filepath.Join(dir, "ks.db"), logger, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	op, err := Initialise(ctx, st, base, time.Now)
-	if err != nil || op == nil {
-		t.Fatalf("initialise: %v, %v", op, err)
-	}
-	srv, err := New(ctx, Config{DB: filepath.Join(dir, "ks.db"), Issuer: base, Logger: logger,
-		SecretFile: filepath.Join(dir, "ks.secret"), ShutdownTimeout: 5 * time.Second}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		st.Close()
-	})
-	return base, op
+	s := startServer(t, testServerOptions{})
+	return s.base, s.op
 }
 
 func get(t *testing.T, url string) (*http.Response, string) {
