@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,95 +15,6 @@ import (
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
-
-// freezeRelay is a TCP relay in front of PostgreSQL that a test can freeze:
-// it then stops forwarding bytes in both directions without closing
-// anything, like a network that silently drops every packet. Bytes and
-// closes that arrive while frozen are held and delivered after thaw, as
-// TCP retransmission would deliver them.
-type freezeRelay struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	frozen bool
-	thawed *sync.Cond
-}
-
-func newFreezeRelay(t *testing.T, target string) *freezeRelay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &freezeRelay{ln: ln, target: target}
-	r.thawed = sync.NewCond(&r.mu)
-	go r.serve()
-	t.Cleanup(func() { r.thaw(); _ = ln.Close() })
-	return r
-}
-
-func (r *freezeRelay) addr() string { return r.ln.Addr().String() }
-
-func (r *freezeRelay) freeze() {
-	r.mu.Lock()
-	r.frozen = true
-	r.mu.Unlock()
-}
-
-func (r *freezeRelay) thaw() {
-	r.mu.Lock()
-	r.frozen = false
-	r.thawed.Broadcast()
-	r.mu.Unlock()
-}
-
-// wait blocks while the relay is frozen.
-func (r *freezeRelay) wait() {
-	r.mu.Lock()
-	for r.frozen {
-		r.thawed.Wait()
-	}
-	r.mu.Unlock()
-}
-
-func (r *freezeRelay) serve() {
-	for {
-		in, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			out, err := net.DialTimeout("tcp", r.target, 5*time.Second)
-			if err != nil {
-				_ = in.Close()
-				return
-			}
-			go r.pipe(out, in)
-			r.pipe(in, out)
-		}()
-	}
-}
-
-// pipe copies src to dst, holding bytes (and the close) while frozen.
-func (r *freezeRelay) pipe(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		r.wait()
-		n, err := src.Read(buf)
-		r.wait()
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	_ = dst.Close()
-	_ = src.Close()
-}
 
 // TestFreeze_PostgresFrozen_WritesAnswer503AndAreNotAppliedLater runs
 // keyshift on PostgreSQL through a relay that is frozen (the database is
@@ -127,8 +36,8 @@ func TestFreeze_PostgresFrozen_WritesAnswer503AndAreNotAppliedLater(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := newFreezeRelay(t, u.Host)
-	u.Host = relay.addr()
+	relay := pgtest.NewRelay(t, u.Host)
+	u.Host = relay.Addr()
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
@@ -156,7 +65,7 @@ func TestFreeze_PostgresFrozen_WritesAnswer503AndAreNotAppliedLater(t *testing.T
 	victim := mustToken(t, inst.url(""), cl.opID, cl.opSecret, "keyshift:admin")
 	slow := &http.Client{Timeout: 3 * answerWithin}
 
-	relay.freeze()
+	relay.Freeze()
 	frozenAt := time.Now()
 
 	// Both writes are sent now and waited for in the background with a
@@ -234,7 +143,7 @@ func TestFreeze_PostgresFrozen_WritesAnswer503AndAreNotAppliedLater(t *testing.T
 		}
 	})
 
-	relay.thaw()
+	relay.Thaw()
 
 	t.Run("RefusedWritesNotAppliedAfterThaw", func(t *testing.T) {
 		for _, a := range []*asyncAnswer{write, revoke} {

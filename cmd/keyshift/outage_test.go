@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,101 +14,6 @@ import (
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
-
-// cutProxy is a TCP proxy in front of PostgreSQL that a test can cut and
-// restore, making the database unreachable for one keyshift instance
-// without stopping the machine's shared PostgreSQL cluster.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	go p.serve()
-	t.Cleanup(func() { _ = ln.Close(); p.cut() })
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cutProxy) serve() {
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			_ = in.Close() // a database that does not answer
-			continue
-		}
-		go p.pipe(in)
-	}
-}
-
-func (p *cutProxy) pipe(in net.Conn) {
-	out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		_ = in.Close()
-		return
-	}
-	if !p.track(in, out) {
-		return
-	}
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(out, in); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(in, out); done <- struct{}{} }()
-	<-done
-	_ = in.Close()
-	_ = out.Close()
-	p.mu.Lock()
-	delete(p.conns, in)
-	delete(p.conns, out)
-	p.mu.Unlock()
-}
-
-// track registers a connection pair, or closes it when the proxy was cut
-// meanwhile.
-func (p *cutProxy) track(in, out net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		_ = in.Close()
-		_ = out.Close()
-		return false
-	}
-	p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-	return true
-}
-
-// cut breaks every open connection and refuses new ones.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
 
 // TestOutage_PostgresUnreachable_DegradesAndRecovers runs keyshift on
 // PostgreSQL through a proxy, cuts the proxy and checks the degraded mode:
@@ -127,8 +30,8 @@ func TestOutage_PostgresUnreachable_DegradesAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.addr()
+	proxy := pgtest.NewRelay(t, u.Host)
+	u.Host = proxy.Addr()
 	// Short timeouts so the outage is noticed within the test's patience.
 	q := u.Query()
 	q.Set("connect_timeout", "2")
@@ -137,7 +40,7 @@ func TestOutage_PostgresUnreachable_DegradesAndRecovers(t *testing.T) {
 	op := mustToken(t, inst.url(""), cl.opID, cl.opSecret, "keyshift:admin")
 	mustCall(t, http.MethodPost, inst.url("/admin/v1/tenants"), op, map[string]string{"id": "before", "name": "Before"}, http.StatusCreated, nil)
 
-	proxy.cut()
+	proxy.Cut()
 
 	t.Run("AdminWriteAnswers503WithRetryAfter", func(t *testing.T) {
 		eventually(t, 10*time.Second, "admin write refused with 503", func() bool {
@@ -190,7 +93,7 @@ func TestOutage_PostgresUnreachable_DegradesAndRecovers(t *testing.T) {
 		})
 	})
 
-	proxy.restore()
+	proxy.Restore()
 
 	t.Run("RecoversWithoutRestart", func(t *testing.T) {
 		took := eventually(t, 15*time.Second, "admin write after the outage", func() bool {

@@ -2,70 +2,16 @@ package authz
 
 import (
 	"context"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
-
-// tcpRelay forwards connections to a database until it is cut, as a
-// network between keyshift and PostgreSQL would.
-type tcpRelay struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startRelay(t *testing.T, target string) *tcpRelay {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &tcpRelay{ln: ln, target: target}
-	go r.serve()
-	t.Cleanup(r.cut)
-	return r
-}
-
-func (r *tcpRelay) serve() {
-	for {
-		in, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", r.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, in, out)
-		r.mu.Unlock()
-		go func() { _, _ = io.Copy(out, in); out.Close() }()
-		go func() { _, _ = io.Copy(in, out); in.Close() }()
-	}
-}
-
-// cut closes the listener and every relayed connection.
-func (r *tcpRelay) cut() {
-	r.ln.Close()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.conns {
-		c.Close()
-	}
-	r.conns = nil
-}
 
 // TestRevoke_StoreUnreachable_503LoggedAsWarning: a revocation while the
 // database cannot be reached is answered temporarily_unavailable and logged
@@ -77,8 +23,8 @@ func TestRevoke_StoreUnreachable_503LoggedAsWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relay := startRelay(t, u.Host)
-	u.Host = relay.ln.Addr().String()
+	relay := pgtest.NewRelay(t, u.Host)
+	u.Host = relay.Addr()
 	var logs lockedLog
 	e := newEnvOn(t, func(_ context.Context, clock *testClock, log *slog.Logger) store.Store {
 		return pgtest.OpenSchema(t, u.String(), schema, postgres.Options{Now: clock.Now, Logger: log})
@@ -87,7 +33,7 @@ func TestRevoke_StoreUnreachable_503LoggedAsWarning(t *testing.T) {
 	c := e.client("acme", []string{"a.b.read"})
 	tok := e.token(c, "")
 
-	relay.cut()
+	relay.Cut()
 	r := e.post(PathRevoke, &c, url.Values{"token": {tok}})
 	if r.status != http.StatusServiceUnavailable || r.str("error") != CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("revoke with the database cut off: %d %s, want 503 temporarily_unavailable with Retry-After", r.status, r.body)
