@@ -46,12 +46,16 @@ func TestProfiles_OneFileOneVariable_ForAdminVerbsAndToken(t *testing.T) {
 			{"ops", nil, ""},
 			{"other", nil, "invalid_client"},
 			{"other", []string{"--profile", "ops"}, ""},
+			{"other", []string{"before", "--profile", "ops"}, ""},
 			{"prod", nil, `profile "prod" not found in ` + path + " (profiles: ops, other)"},
 		} {
 			t.Run(fmt.Sprintf("%s/%s%s", verb[0], tc.env, strings.Join(tc.args, "")), func(t *testing.T) {
 				t.Setenv(profile.EnvName, tc.env)
-				// Cobra takes the flag after the verb for both kinds of verb.
-				out, err := run(append(verb, tc.args...)...)
+				args := append(append([]string{}, verb...), tc.args...)
+				if len(tc.args) > 0 && tc.args[0] == "before" { // keyshift --profile ops VERB
+					args = append(append([]string{}, tc.args[1:]...), verb...)
+				}
+				out, err := run(args...)
 				switch {
 				case tc.want == "" && (err != nil || out == ""):
 					t.Fatalf("keyshift %s = %q, %v", verb[0], out, err)
