@@ -63,8 +63,12 @@ func resolveProfile(ctx context.Context, name string, notes io.Writer) (credenti
 	}
 	switch {
 	case !found && name == "":
+		have := strings.Join(f.Names(), ", ")
+		if have == "" {
+			have = "none"
+		}
 		return credentials{}, fmt.Errorf("no profile chosen in %s (profiles: %s); pick one with --profile or %s, or create one with: keyshift profile set default --url URL --client-id ID --client-secret-stdin",
-			f.Path, strings.Join(f.Names(), ", "), profile.EnvName)
+			f.Path, have, profile.EnvName)
 	case !found:
 		return credentials{}, fmt.Errorf("%w; create it with: keyshift profile set %s --url URL --client-id ID --client-secret-stdin", f.NotFound(name), name)
 	case p.PrivateKeyFile != "" && c.secret == "":

@@ -95,3 +95,28 @@ func TestProfiles_OldAdminFile_MigratedOnFirstUse(t *testing.T) {
 		t.Errorf("second run: %v, stderr %q", r.err, r.stderr)
 	}
 }
+
+func TestProfiles_NoneChosen_SaysWhichFileAndHowToCreateOne(t *testing.T) {
+	for _, content := range []string{"", "profiles:\n  a: {issuer: https://a, client_id: c, client_secret_env: A}\n  b: {issuer: https://b, client_id: c, client_secret_env: B}\n"} {
+		path := filepath.Join(t.TempDir(), "profiles.yaml")
+		if content != "" {
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv(profile.EnvFile, path)
+		t.Setenv(profile.EnvName, "")
+		for _, env := range []string{EnvURL, EnvClientID, EnvClientSecret} {
+			t.Setenv(env, "")
+		}
+		want := "(profiles: none)"
+		if content != "" {
+			want = "(profiles: a, b)"
+		}
+		r := run(t, "", "tenants", "list")
+		if r.err == nil || !strings.Contains(r.err.Error(), "no profile chosen in "+path+" "+want) ||
+			!strings.Contains(r.err.Error(), "keyshift profile set default") || strings.Contains(r.err.Error(), "\n") {
+			t.Errorf("err = %v", r.err)
+		}
+	}
+}
