@@ -1,8 +1,8 @@
 // Package agentcli holds the integration-side commands of the keyshift
 // binary: `keyshift token`, `keyshift credentials test` and `keyshift agent`,
-// configured by named profiles in the integrations file
-// (~/.config/keyshift/integrations.yaml, or --config, or
-// $KEYSHIFT_INTEGRATIONS).
+// configured by named profiles of the one profiles file that the admin
+// verbs read too (package profile: ~/.config/keyshift/profiles.yaml, or
+// --config, or $KEYSHIFT_PROFILES; $KEYSHIFT_PROFILE picks the profile).
 package agentcli
 
 import (
@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyshift/keyshift/internal/profile"
 	"github.com/keyshift/keyshift/tokensource"
 )
 
@@ -31,12 +32,16 @@ type profileFlags struct {
 	scopes                      []string
 	noCache                     bool
 	verbose                     bool
+	// notes receives the one line a migration of the old profile files
+	// prints: the command's stderr.
+	notes func() io.Writer
 }
 
 func (f *profileFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "integrations file (default $"+IntegrationsEnv+" or ~/.config/keyshift/integrations.yaml)")
-	fl.StringVarP(&f.profile, "profile", "p", "", "profile (environment) in the integrations file (default $"+ProfileEnv+", the file's default, or its only profile)")
+	f.notes = cmd.ErrOrStderr
+	fl.StringVar(&f.config, "config", "", configUsage)
+	fl.StringVarP(&f.profile, "profile", "p", "", profileUsage)
 	fl.StringVar(&f.issuer, "issuer", "", "issuer URL (discovery); overrides the profile")
 	fl.StringVar(&f.tokenURL, "token-url", "", "token endpoint URL; overrides the profile")
 	fl.StringVar(&f.clientID, "client-id", "", "client id; overrides the profile")
@@ -48,23 +53,23 @@ func (f *profileFlags) register(cmd *cobra.Command) {
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log token events to stderr")
 }
 
+// Help of the flags that choose a profile, shared by every integration verb.
+const (
+	configUsage  = "profiles file (default $" + profile.EnvFile + " or ~/.config/keyshift/profiles.yaml)"
+	profileUsage = "profile in the profiles file (default $" + profile.EnvName + ", the file's default, a profile named default, or its only profile)"
+)
+
 // resolve loads the profile and applies the flag overrides.
 func (f *profileFlags) resolve() (string, Profile, error) {
-	path := f.config
-	if path == "" {
-		var err error
-		if path, err = DefaultPath(); err != nil {
-			return "", Profile{}, err
-		}
-	}
-	file, err := LoadFile(path)
+	file, err := profile.Open(f.config, f.notes())
 	if err != nil {
 		return "", Profile{}, err
 	}
-	name, p, err := file.Pick(f.profile)
+	name, pp, err := file.Pick(f.profile)
 	if err != nil {
-		return "", Profile{}, fmt.Errorf("%w (file %s)", err, path)
+		return "", Profile{}, err
 	}
+	p := Profile(pp)
 	set := func(dst *string, v string) {
 		if v != "" {
 			*dst = v

@@ -197,10 +197,31 @@ func TestAgentCommand_ProxiesWithProfile(t *testing.T) {
 	}
 }
 
-func TestPick_MissingProfile_ListsTheOthers(t *testing.T) {
-	f := File{Profiles: map[string]Profile{"production": {}, "test": {}}}
-	if _, _, err := f.Pick("stage"); err == nil || !strings.Contains(err.Error(), "production, test") {
-		t.Errorf("missing profile: %v", err)
+func TestToken_KeyshiftProfile_PicksTheProfile_ErrorNamesTheFile(t *testing.T) {
+	k := agenttest.StartKeyshift(t)
+	c := k.NewClient(t, "")
+	cfg := writeProfiles(t, k, c, "  other:\n    token_url: http://127.0.0.1:1/oauth2/token\n    client_id: ksc_other\n    client_secret: kss_other\n")
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want      string // "" for a token
+	}{
+		{"the variable picks a profile", "production", nil, ""},
+		{"the variable wins over the file's default", "other", nil, "127.0.0.1:1"},
+		{"the flag wins over the variable", "other", []string{"--profile", "production"}, ""},
+		{"a missing profile names the file and the others", "prod", nil,
+			`profile "prod" not found in ` + cfg + " (profiles: other, production)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("KEYSHIFT_PROFILE", tc.env)
+			out, _, err := run(t, context.Background(), append([]string{"token", "--config", cfg, "--no-cache"}, tc.args...)...)
+			switch {
+			case tc.want == "" && (err != nil || !strings.HasPrefix(out, "ey")):
+				t.Fatalf("token = %q, %v", out, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyshift/keyshift/internal/profile"
 )
 
-// newProfilesCmd lists the integrations file's profiles. Secrets are shown
+// newProfilesCmd lists the profiles file's profiles. Secrets are shown
 // only with --show-secrets.
 func newProfilesCmd() *cobra.Command {
 	var (
@@ -18,27 +20,20 @@ func newProfilesCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "profiles [--config FILE] [--show-secrets]",
-		Short: "List the integration profiles (environments) and where their secrets come from",
+		Short: "List the profiles and where their secrets come from",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := config
-			if path == "" {
-				var err error
-				if path, err = DefaultPath(); err != nil {
-					return err
-				}
-			}
-			f, err := LoadFile(path)
+			f, err := profile.Open(config, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			if len(f.Profiles) == 0 {
-				return fmt.Errorf("no profiles in %s: see docs/integration-in-10-minutes.md", path)
+				return fmt.Errorf("no profiles in %s: see docs/integration-in-10-minutes.md", f.Path)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "PROFILE\tSERVER\tCLIENT\tSECRET\tSCOPES")
-			for _, name := range f.names() {
-				p := f.Profiles[name]
+			for _, name := range f.Names() {
+				p := Profile(f.Profiles[name])
 				server := p.TokenURL
 				if server == "" {
 					server = p.Issuer
@@ -55,7 +50,7 @@ func newProfilesCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&config, "config", "", "integrations file (default $"+IntegrationsEnv+" or ~/.config/keyshift/integrations.yaml)")
+	cmd.Flags().StringVar(&config, "config", "", configUsage)
 	cmd.Flags().BoolVar(&showSecrets, "show-secrets", false, "print the client secrets themselves")
 	return cmd
 }

@@ -14,45 +14,6 @@ import (
 	"github.com/keyshift/keyshift/tokensource"
 )
 
-var fileCases = []struct {
-	name, yaml string
-	ok         bool
-}{
-	{"two environments", "default: production\nprofiles:\n  production: {issuer: https://a, client_id: c, client_secret_env: S}\n  test: {token_url: https://t/token, client_id: c}\n", true},
-	{"empty file", "", true},
-	{"misspelt field", "profiles:\n  prod:\n    client_secrett: x\n", false},
-	{"default not defined", "default: stage\nprofiles:\n  prod: {client_id: c}\n", false},
-	{"bad profile name", "profiles:\n  'prod/../x': {client_id: c}\n", false},
-	{"not YAML", "profiles: [", false},
-}
-
-func TestParseFile(t *testing.T) {
-	for _, tc := range fileCases {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ParseFile([]byte(tc.yaml)); (err == nil) != tc.ok {
-				t.Errorf("err = %v, want ok %v", err, tc.ok)
-			}
-		})
-	}
-}
-
-func FuzzParseFile(f *testing.F) {
-	for _, tc := range fileCases {
-		f.Add([]byte(tc.yaml))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		file, err := ParseFile(b)
-		if err != nil {
-			return
-		}
-		for name := range file.Profiles {
-			if safeName(name) != name || name == "" {
-				t.Fatalf("accepted profile name %q", name)
-			}
-		}
-	})
-}
-
 func TestProfile_SecretSources(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "s")

@@ -1,6 +1,7 @@
 // Package admincli holds keyshift's admin verbs (profile, tenants, scopes,
 // clients, signing-keys, audit) as cobra commands. They call the admin API
-// through admin.Client with the credentials of a profile, so the CLI goes
+// through admin.Client with the credentials of a profile (package profile:
+// the same file and KEYSHIFT_PROFILE as the integration verbs), so the CLI goes
 // through the same authorization and audit trail as any other caller.
 package admincli
 
@@ -8,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/profile"
 )
 
 // AddCommands adds the admin verbs to root, and the global --profile and
@@ -23,11 +24,7 @@ import (
 func AddCommands(root *cobra.Command) {
 	pf := root.PersistentFlags()
 	if pf.Lookup("profile") == nil {
-		def := os.Getenv(EnvProfile)
-		if def == "" {
-			def = "default"
-		}
-		pf.String("profile", def, "admin credentials profile ["+EnvProfile+"]")
+		pf.String("profile", "", "profile in the profiles file (default $"+profile.EnvName+", the file's default, a profile named default, or its only profile)")
 	}
 	if pf.Lookup("output") == nil {
 		pf.StringP("output", "o", "table", "output format: table or json")
@@ -59,14 +56,15 @@ func apiClient(cmd *cobra.Command) (*admin.Client, error) {
 		return nil, err
 	}
 	name, _ := cmd.Flags().GetString("profile")
-	if name == "" {
-		name = "default"
-	}
-	p, err := resolveProfile(name)
+	c, err := resolveProfile(cmd.Context(), name, cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
-	return admin.NewClient(p.URL, p.ClientID, p.ClientSecret, nil), nil
+	var opts []admin.ClientOption
+	if c.authInBody {
+		opts = append(opts, admin.WithAuthInBody())
+	}
+	return admin.NewClient(c.url, c.clientID, c.secret, c.scopes, opts...), nil
 }
 
 // render prints v as JSON, or as a table through table when the output

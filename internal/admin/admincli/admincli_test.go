@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/admin/admintest"
+	"github.com/keyshift/keyshift/internal/profile"
 )
 
 type result struct {
@@ -47,8 +48,8 @@ func mustRun(t *testing.T, args ...string) string {
 func setup(t *testing.T) *admintest.Stack {
 	t.Helper()
 	s := admintest.New(t)
-	t.Setenv(EnvConfig, filepath.Join(t.TempDir(), "cfg", "profiles.json"))
-	t.Setenv(EnvProfile, "")
+	t.Setenv(profile.EnvFile, filepath.Join(t.TempDir(), "cfg", "profiles.yaml"))
+	t.Setenv(profile.EnvName, "")
 	for _, env := range []string{EnvURL, EnvClientID, EnvClientSecret} {
 		t.Setenv(env, "")
 	}
@@ -61,7 +62,7 @@ func setup(t *testing.T) *admintest.Stack {
 
 func TestProfileSet_WritesPrivateFile_ListHidesSecret(t *testing.T) {
 	s := setup(t)
-	path := os.Getenv(EnvConfig)
+	path := os.Getenv(profile.EnvFile)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -69,8 +70,8 @@ func TestProfileSet_WritesPrivateFile_ListHidesSecret(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode = %04o, want 0600", fi.Mode().Perm())
 	}
-	ps, err := LoadProfiles(path)
-	if err != nil || ps.Profiles["default"].ClientSecret != s.ClientSecret || ps.Profiles["default"].URL != s.URL {
+	ps, err := profile.Load(path)
+	if err != nil || ps.Profiles["default"].ClientSecret != s.ClientSecret || ps.Profiles["default"].Issuer != s.URL {
 		t.Fatalf("profiles = %+v, %v", ps, err)
 	}
 	for _, format := range []string{"table", "json"} {
@@ -82,20 +83,20 @@ func TestProfileSet_WritesPrivateFile_ListHidesSecret(t *testing.T) {
 }
 
 func TestProfileSet_SecretFromFile(t *testing.T) {
-	t.Setenv(EnvConfig, filepath.Join(t.TempDir(), "profiles.json"))
+	t.Setenv(profile.EnvFile, filepath.Join(t.TempDir(), "profiles.yaml"))
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secretFile, []byte("kss_fromfile\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	mustRun(t, "profile", "set", "ci", "--url", "https://auth.example", "--client-id", "ksc_x", "--client-secret-file", secretFile)
-	ps, _ := LoadProfiles(os.Getenv(EnvConfig))
+	ps, _ := profile.Load(os.Getenv(profile.EnvFile))
 	if ps.Profiles["ci"].ClientSecret != "kss_fromfile" {
 		t.Errorf("secret = %q", ps.Profiles["ci"].ClientSecret)
 	}
 }
 
 func TestProfileSet_Refusals(t *testing.T) {
-	t.Setenv(EnvConfig, filepath.Join(t.TempDir(), "profiles.json"))
+	t.Setenv(profile.EnvFile, filepath.Join(t.TempDir(), "profiles.yaml"))
 	tests := []struct {
 		name, stdin string
 		args        []string
@@ -119,7 +120,7 @@ func TestProfileSet_Refusals(t *testing.T) {
 func TestProfiles_GroupReadableFile_Refused(t *testing.T) {
 	s := setup(t)
 	_ = s
-	path := os.Getenv(EnvConfig)
+	path := os.Getenv(profile.EnvFile)
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestProfiles_Missing_ExplainsHowToCreate(t *testing.T) {
 
 func TestProfiles_EnvironmentOverrides(t *testing.T) {
 	s := setup(t)
-	t.Setenv(EnvConfig, filepath.Join(t.TempDir(), "none.json"))
+	t.Setenv(profile.EnvFile, filepath.Join(t.TempDir(), "none.yaml"))
 	t.Setenv(EnvURL, s.URL)
 	t.Setenv(EnvClientID, s.ClientID)
 	t.Setenv(EnvClientSecret, s.ClientSecret)

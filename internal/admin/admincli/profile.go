@@ -2,184 +2,144 @@ package admincli
 
 import (
 	"bufio"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keyshift/keyshift/internal/profile"
 )
 
-// Environment variables the CLI reads.
+// Environment variables the admin verbs read besides the profile package's
+// (KEYSHIFT_PROFILES, KEYSHIFT_PROFILE): each overrides its field of the
+// selected profile, so a CI job needs no file.
 const (
-	EnvConfig       = "KEYSHIFT_CONFIG"        // profiles file path
-	EnvProfile      = "KEYSHIFT_PROFILE"       // profile name
-	EnvURL          = "KEYSHIFT_URL"           // overrides the profile's url
+	EnvURL          = "KEYSHIFT_URL"           // overrides the profile's issuer
 	EnvClientID     = "KEYSHIFT_CLIENT_ID"     // overrides the profile's client_id
-	EnvClientSecret = "KEYSHIFT_CLIENT_SECRET" // overrides the profile's client_secret
+	EnvClientSecret = "KEYSHIFT_CLIENT_SECRET" // overrides the profile's client secret
 )
 
-// Profile is one set of admin credentials.
-type Profile struct {
-	URL          string `json:"url"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
+// credentials are what the admin API client needs from a profile.
+type credentials struct {
+	url, clientID, secret string
+	scopes                []string
+	authInBody            bool
 }
 
-// Profiles is the content of the profiles file.
-type Profiles struct {
-	Profiles map[string]Profile `json:"profiles"`
-}
-
-// ProfilesPath returns $KEYSHIFT_CONFIG, or profiles.json in the user's
-// configuration directory (~/.config/keyshift on Linux).
-func ProfilesPath() (string, error) {
-	if p := os.Getenv(EnvConfig); p != "" {
-		return p, nil
-	}
-	dir, err := os.UserConfigDir()
+// resolveProfile returns the credentials of the named profile (or of the
+// one profile.File.Select chooses) with the environment overrides.
+func resolveProfile(ctx context.Context, name string, notes io.Writer) (credentials, error) {
+	f, err := profile.Open("", notes)
 	if err != nil {
-		return "", fmt.Errorf("find the configuration directory (set %s): %w", EnvConfig, err)
+		return credentials{}, err
 	}
-	return filepath.Join(dir, "keyshift", "profiles.json"), nil
-}
-
-// LoadProfiles reads the profiles file. A missing file is an empty set; a
-// file that group or others may read is refused, since it holds secrets.
-func LoadProfiles(path string) (Profiles, error) {
-	ps := Profiles{Profiles: map[string]Profile{}}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ps, nil
+	name = f.Select(name)
+	p, found := f.Profiles[name]
+	c := credentials{url: p.Issuer, clientID: p.ClientID, scopes: p.Scopes,
+		authInBody: p.AuthMethod == "client_secret_post"}
+	if v := os.Getenv(EnvClientSecret); v != "" {
+		c.secret = v
+	} else if p.ClientSecretFile != "" || p.ClientSecretEnv != "" || p.ClientSecret != "" {
+		read, err := p.SecretFunc()
+		if err == nil {
+			c.secret, err = read(ctx)
+		}
+		if err != nil {
+			return credentials{}, fmt.Errorf("profile %q in %s: %w", name, f.Path, err)
+		}
 	}
-	if err != nil {
-		return ps, fmt.Errorf("open profiles: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ps, fmt.Errorf("stat profiles: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return ps, fmt.Errorf("profiles file %s has mode %04o and holds secrets; run: chmod 600 %s", path, perm, path)
-	}
-	if err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&ps); err != nil {
-		return ps, fmt.Errorf("read profiles %s: %w", path, err)
-	}
-	if ps.Profiles == nil {
-		ps.Profiles = map[string]Profile{}
-	}
-	return ps, nil
-}
-
-// SaveProfiles writes the profiles file with mode 0600, atomically.
-func SaveProfiles(path string, ps Profiles) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create profiles directory: %w", err)
-	}
-	b, err := json.MarshalIndent(ps, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode profiles: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".profiles-*.json")
-	if err != nil {
-		return fmt.Errorf("write profiles: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write profiles: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write profiles: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write profiles: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write profiles: %w", err)
-	}
-	return nil
-}
-
-// resolveProfile returns the named profile with environment overrides.
-func resolveProfile(name string) (Profile, error) {
-	path, err := ProfilesPath()
-	if err != nil {
-		return Profile{}, err
-	}
-	ps, err := LoadProfiles(path)
-	if err != nil {
-		return Profile{}, err
-	}
-	p, found := ps.Profiles[name]
-	for env, dst := range map[string]*string{EnvURL: &p.URL, EnvClientID: &p.ClientID, EnvClientSecret: &p.ClientSecret} {
+	for env, dst := range map[string]*string{EnvURL: &c.url, EnvClientID: &c.clientID} {
 		if v := os.Getenv(env); v != "" {
 			*dst = v
 		}
 	}
-	if p.URL == "" || p.ClientID == "" || p.ClientSecret == "" {
-		if !found {
-			return Profile{}, fmt.Errorf("no profile %q in %s; create it with: keyshift profile set %s --url URL --client-id ID --client-secret-stdin", name, path, name)
-		}
-		return Profile{}, fmt.Errorf("profile %q in %s lacks url, client_id or client_secret", name, path)
+	if c.url != "" && c.clientID != "" && c.secret != "" {
+		return c, nil
 	}
-	return p, nil
+	switch {
+	case !found && name == "":
+		have := strings.Join(f.Names(), ", ")
+		if have == "" {
+			have = "none"
+		}
+		return credentials{}, fmt.Errorf("no profile chosen in %s (profiles: %s); pick one with --profile or %s, or create one with: keyshift profile set default --url URL --client-id ID --client-secret-stdin",
+			f.Path, have, profile.EnvName)
+	case !found:
+		return credentials{}, fmt.Errorf("%w; create it with: keyshift profile set %s --url URL --client-id ID --client-secret-stdin", f.NotFound(name), name)
+	case p.PrivateKeyFile != "" && c.secret == "":
+		return credentials{}, fmt.Errorf("profile %q in %s signs with private_key_jwt; the admin verbs need a client secret", name, f.Path)
+	}
+	return credentials{}, fmt.Errorf("profile %q in %s lacks issuer, client_id or a client secret", name, f.Path)
 }
 
 func newProfileCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "profile", Short: "Manage the admin API credentials the CLI uses"}
+	cmd := &cobra.Command{Use: "profile", Short: "Manage the profiles (client credentials) every verb uses"}
 	cmd.AddCommand(newProfileSetCmd(), newProfileListCmd(), newProfileDeleteCmd())
 	return cmd
 }
 
 func newProfileSetCmd() *cobra.Command {
-	var p Profile
-	var secretFile string
-	var secretStdin bool
+	var (
+		url, clientID, secretFlag, secretFile string
+		secretStdin                           bool
+		scopes                                []string
+	)
 	cmd := &cobra.Command{
 		Use:   "set NAME",
-		Short: "Create or replace a profile (stored with mode 0600)",
-		Long: "Create or replace a profile. Prefer --client-secret-file or --client-secret-stdin:\n" +
-			"a secret given as a flag is visible to other users in the process list.",
+		Short: "Create a profile or set its server, client and secret (stored with mode 0600)",
+		Long: "Create a profile, or set an existing one's issuer, client and secret (its other fields are kept).\n" +
+			"The profile serves every verb: the admin verbs when the client holds keyshift:admin or\n" +
+			"keyshift:tenant-admin, `keyshift token` and `keyshift agent` for any client.\n" +
+			"Prefer --client-secret-file or --client-secret-stdin: a secret given as a flag is\n" +
+			"visible to other users in the process list.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			secret, err := readSecret(cmd, p.ClientSecret, secretFile, secretStdin)
+			name := args[0]
+			if !profile.ValidName(name) {
+				return fmt.Errorf("profile name %q: use letters, digits, '-', '_' and '.'", name)
+			}
+			secret, err := readSecret(cmd, secretFlag, secretFile, secretStdin)
 			if err != nil {
 				return err
 			}
-			p.ClientSecret = secret
-			p.URL = strings.TrimRight(p.URL, "/")
-			if p.URL == "" || p.ClientID == "" {
+			url = strings.TrimRight(url, "/")
+			if url == "" || clientID == "" {
 				return errors.New("--url and --client-id are required")
 			}
-			path, err := ProfilesPath()
+			f, err := profile.Open("", cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			ps, err := LoadProfiles(path)
-			if err != nil {
+			p := f.Profiles[name]
+			// The secret given replaces every other way the profile had to
+			// authenticate, and discovery at the issuer replaces a token URL.
+			p.Issuer, p.TokenURL, p.ClientID = url, "", clientID
+			p.ClientSecret, p.ClientSecretFile, p.ClientSecretEnv = secret, "", ""
+			p.PrivateKeyFile, p.KeyID = "", ""
+			if p.AuthMethod == "private_key_jwt" {
+				p.AuthMethod = ""
+			}
+			if len(scopes) > 0 {
+				p.Scopes = scopes
+			}
+			f.Profiles[name] = p
+			if err := profile.Save(f); err != nil {
 				return err
 			}
-			ps.Profiles[args[0]] = p
-			if err := SaveProfiles(path, ps); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "profile %q saved in %s\n", args[0], path)
+			fmt.Fprintf(cmd.ErrOrStderr(), "profile %q saved in %s\n", name, f.Path)
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&p.URL, "url", "", "keyshift base URL (the issuer), e.g. https://auth.example.com")
-	f.StringVar(&p.ClientID, "client-id", "", "client id of a client with keyshift:admin or keyshift:tenant-admin")
-	f.StringVar(&p.ClientSecret, "client-secret", "", "client secret (visible in the process list; prefer the two flags below)")
+	f.StringVar(&url, "url", "", "keyshift base URL (the issuer), e.g. https://auth.example.com")
+	f.StringVar(&clientID, "client-id", "", "client id (of a client with keyshift:admin or keyshift:tenant-admin for the admin verbs)")
+	f.StringArrayVar(&scopes, "scope", nil, "scope to request (repeatable; default the client's)")
+	f.StringVar(&secretFlag, "client-secret", "", "client secret (visible in the process list; prefer the two flags below)")
 	f.StringVar(&secretFile, "client-secret-file", "", "read the client secret from this file")
 	f.BoolVar(&secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
 	cmd.MarkFlagsMutuallyExclusive("client-secret", "client-secret-file", "client-secret-stdin")
@@ -218,19 +178,17 @@ func newProfileListCmd() *cobra.Command {
 		Short: "List profiles (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path, err := ProfilesPath()
+			ps, err := profile.Open("", cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			ps, err := LoadProfiles(path)
-			if err != nil {
-				return err
+			names := ps.Names()
+			server := func(n string) string {
+				if p := ps.Profiles[n]; p.Issuer != "" {
+					return p.Issuer
+				}
+				return ps.Profiles[n].TokenURL
 			}
-			names := make([]string, 0, len(ps.Profiles))
-			for n := range ps.Profiles {
-				names = append(names, n)
-			}
-			sort.Strings(names)
 			if outputFormat(cmd) == "json" {
 				type row struct {
 					Name     string `json:"name"`
@@ -239,14 +197,14 @@ func newProfileListCmd() *cobra.Command {
 				}
 				rows := []row{}
 				for _, n := range names {
-					rows = append(rows, row{n, ps.Profiles[n].URL, ps.Profiles[n].ClientID})
+					rows = append(rows, row{n, server(n), ps.Profiles[n].ClientID})
 				}
 				return writeJSON(cmd.OutOrStdout(), rows)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tURL\tCLIENT ID")
 			for _, n := range names {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", n, ps.Profiles[n].URL, ps.Profiles[n].ClientID)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", n, server(n), ps.Profiles[n].ClientID)
 			}
 			return tw.Flush()
 		},
@@ -259,19 +217,18 @@ func newProfileDeleteCmd() *cobra.Command {
 		Short: "Delete a profile",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := ProfilesPath()
-			if err != nil {
-				return err
-			}
-			ps, err := LoadProfiles(path)
+			ps, err := profile.Open("", cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			if _, ok := ps.Profiles[args[0]]; !ok {
-				return fmt.Errorf("no profile %q in %s", args[0], path)
+				return ps.NotFound(args[0])
 			}
 			delete(ps.Profiles, args[0])
-			return SaveProfiles(path, ps)
+			if ps.Default == args[0] {
+				ps.Default = ""
+			}
+			return profile.Save(ps)
 		},
 	}
 }
