@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -244,7 +245,11 @@ func (n *Notifier) send(ctx context.Context, m store.OutboxMessage, doc webhookD
 
 // describeErr explains a transport error without the request URL.
 func describeErr(ctx context.Context, err error, timeout time.Duration) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// The delivery's deadline and the transport's response-header timeout
+	// are the same length; whichever fires first, the receiver did not
+	// answer in time.
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Sprintf("no answer within %s", timeout)
 	}
 	var ue *url.Error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -423,3 +424,20 @@ func TestNew_RequiresStoreAndSealer(t *testing.T) {
 		t.Error("New without sealer succeeded")
 	}
 }
+
+// TestDescribeErr_HeaderTimeoutBeforeDeadline_NoAnswer: the transport's
+// response-header timeout may fire before the delivery's own deadline is
+// seen (both have the same length); it is the same event, a receiver that
+// did not answer in time.
+func TestDescribeErr_HeaderTimeoutBeforeDeadline_NoAnswer(t *testing.T) {
+	headerTimeout := &url.Error{Op: "Post", URL: "https://hooks.example/tok_SECRET", Err: timeoutErr{}}
+	if got := describeErr(context.Background(), headerTimeout, 200*time.Millisecond); got != "no answer within 200ms" {
+		t.Fatalf("describeErr = %q, want %q", got, "no answer within 200ms")
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "net/http: timeout awaiting response headers" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
