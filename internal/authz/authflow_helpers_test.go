@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyshift/keyshift/internal/authz/authztest"
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Helpers of the tests of the flows for people (rfc9700_test.go,
@@ -84,7 +85,7 @@ func (e *env) codeFor(b *browser, v url.Values, login, pw string) string {
 // redeem posts an authorization_code grant for c.
 func (e *env) redeem(c testClient, code, redirect, verifier string) reply {
 	e.t.Helper()
-	v := url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+	v := url.Values{"grant_type": {oauth.GrantAuthorizationCode}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
 	return e.post(PathToken, &c, v)
 }
 
@@ -101,7 +102,7 @@ func (e *env) mustRedeem(c testClient, code, redirect, verifier string) reply {
 // refresh posts a refresh_token grant for c; scope "" sends none.
 func (e *env) refresh(c testClient, rt, scope string) reply {
 	e.t.Helper()
-	v := url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {rt}}
+	v := url.Values{"grant_type": {oauth.GrantRefreshToken}, "refresh_token": {rt}}
 	if scope != "" {
 		v.Set("scope", scope)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -126,7 +127,7 @@ func newTestJTI() string {
 func (e *env) jwtClient(mod func(*store.Client)) string {
 	e.t.Helper()
 	c := e.client("acme", []string{"core.invoice.read"}, func(c *store.Client) {
-		c.AuthMethod, c.Secrets = AuthMethodPrivateKeyJWT, nil
+		c.AuthMethod, c.Secrets = oauth.AuthPrivateKeyJWT, nil
 		mod(c)
 	})
 	return c.ID
@@ -135,14 +136,14 @@ func (e *env) jwtClient(mod func(*store.Client)) string {
 // assertionForm is a client_credentials request authenticated by assertion.
 func assertionForm(assertion string) url.Values {
 	return url.Values{
-		"grant_type": {GrantClientCredentials}, "client_assertion_type": {ClientAssertionTypeJWT},
+		"grant_type": {oauth.GrantClientCredentials}, "client_assertion_type": {oauth.ClientAssertionTypeJWT},
 		"client_assertion": {assertion},
 	}
 }
 
 func wantInvalidClient(t *testing.T, r reply) {
 	t.Helper()
-	if r.status != http.StatusUnauthorized || r.str("error") != CodeInvalidClient || r.header.Get("WWW-Authenticate") == "" {
+	if r.status != http.StatusUnauthorized || r.str("error") != oauth.CodeInvalidClient || r.header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("got %d %s, want 401 invalid_client with a challenge", r.status, r.body)
 	}
 }
@@ -235,7 +236,7 @@ func TestPrivateKeyJWT_Refused(t *testing.T) {
 			f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
 			return f
 		}, nil},
-		{"client registered for secrets", okAssertion, func(c *store.Client) { c.AuthMethod = AuthMethodBasic }},
+		{"client registered for secrets", okAssertion, func(c *store.Client) { c.AuthMethod = oauth.AuthClientSecretBasic }},
 		{"disabled client", okAssertion, func(c *store.Client) { c.Status = store.StatusDisabled }},
 		{"client without keys", okAssertion, func(c *store.Client) { c.JWKS = nil }},
 		{"registered jwks holds a private key", okAssertion, func(c *store.Client) {
@@ -484,11 +485,11 @@ func TestPublicClient_Authentication(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme", store.StatusActive)
 	pub := e.client("acme", []string{"openid"}, func(c *store.Client) {
-		c.AuthMethod, c.Secrets, c.GrantTypes = AuthMethodNone, nil, []string{"authorization_code"}
+		c.AuthMethod, c.Secrets, c.GrantTypes = oauth.AuthNone, nil, []string{"authorization_code"}
 	})
 	conf := e.client("acme", []string{"core.invoice.read"})
 	misregistered := e.client("acme", []string{"core.invoice.read"}, func(c *store.Client) {
-		c.AuthMethod, c.Secrets, c.GrantTypes = AuthMethodNone, nil, []string{GrantClientCredentials}
+		c.AuthMethod, c.Secrets, c.GrantTypes = oauth.AuthNone, nil, []string{oauth.GrantClientCredentials}
 	})
 	tests := []struct {
 		name     string
@@ -499,13 +500,13 @@ func TestPublicClient_Authentication(t *testing.T) {
 	}{
 		// Authenticated, then refused the grant: the public client got past
 		// client authentication.
-		{"public client at the token endpoint", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {pub.ID}}, CodeUnauthorizedClient, 400},
+		{"public client at the token endpoint", PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {pub.ID}}, oauth.CodeUnauthorizedClient, 400},
 		{"public client revokes", PathRevoke, url.Values{"token": {"x"}, "client_id": {pub.ID}}, "", 200},
-		{"public client may not introspect", PathIntrospect, url.Values{"token": {"x"}, "client_id": {pub.ID}}, CodeInvalidClient, 401},
-		{"confidential client with client_id alone", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {conf.ID}}, CodeInvalidClient, 401},
-		{"public client with a secret", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {pub.ID}, "client_secret": {conf.Secret}}, CodeInvalidClient, 401},
-		{"public client registered for client_credentials", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {misregistered.ID}}, CodeInvalidClient, 401},
-		{"unknown client id", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {"ksc_nobody"}}, CodeInvalidClient, 401},
+		{"public client may not introspect", PathIntrospect, url.Values{"token": {"x"}, "client_id": {pub.ID}}, oauth.CodeInvalidClient, 401},
+		{"confidential client with client_id alone", PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {conf.ID}}, oauth.CodeInvalidClient, 401},
+		{"public client with a secret", PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {pub.ID}, "client_secret": {conf.Secret}}, oauth.CodeInvalidClient, 401},
+		{"public client registered for client_credentials", PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {misregistered.ID}}, oauth.CodeInvalidClient, 401},
+		{"unknown client id", PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {"ksc_nobody"}}, oauth.CodeInvalidClient, 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -601,7 +602,7 @@ func TestPrivateKeyJWT_StoreDown_TemporarilyUnavailable(t *testing.T) {
 	// The jti cannot be recorded: the client did nothing wrong, so it is
 	// neither invalid_client nor counted as a failure.
 	r := e.post(PathToken, nil, f)
-	if r.status != http.StatusServiceUnavailable || r.str("error") != CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
+	if r.status != http.StatusServiceUnavailable || r.str("error") != oauth.CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
 }

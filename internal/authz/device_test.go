@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -22,7 +23,7 @@ func (e *env) deviceClient(tenant string, mod ...func(*store.Client)) testClient
 	e.t.Helper()
 	return e.client(tenant, []string{"core.invoice.read"}, append([]func(*store.Client){func(c *store.Client) {
 		c.Name = "Invoice CLI"
-		c.GrantTypes = []string{GrantDeviceCode, GrantRefreshToken}
+		c.GrantTypes = []string{oauth.GrantDeviceCode, oauth.GrantRefreshToken}
 	}}, mod...)...)
 }
 
@@ -44,7 +45,7 @@ func (e *env) startDevice(c testClient, scope string) deviceStart {
 // pollDevice is one poll of the token endpoint with a device code.
 func (e *env) pollDevice(c testClient, deviceCode string) reply {
 	e.t.Helper()
-	return e.post(PathToken, &c, url.Values{"grant_type": {GrantDeviceCode}, "device_code": {deviceCode}})
+	return e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantDeviceCode}, "device_code": {deviceCode}})
 }
 
 // deviceRecord reads a device code's record from the store.
@@ -110,8 +111,8 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 		wantRefresh bool
 		wantIDToken bool
 	}{
-		{"confidential client_secret_post", AuthMethodPost, []string{"core.invoice.read", ScopeOfflineAccess}, true, false},
-		{"public client with openid", AuthMethodNone, []string{ScopeOpenID, ScopeProfile, "core.invoice.read"}, false, true},
+		{"confidential client_secret_post", oauth.AuthClientSecretPost, []string{"core.invoice.read", oauth.ScopeOfflineAccess}, true, false},
+		{"public client with openid", oauth.AuthNone, []string{oauth.ScopeOpenID, oauth.ScopeProfile, "core.invoice.read"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,11 +121,11 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 			aliceID := e.userID("acme", "alice")
 			c := e.deviceClient("acme", func(c *store.Client) {
 				c.AuthMethod = tt.authMethod
-				if tt.authMethod == AuthMethodNone {
+				if tt.authMethod == oauth.AuthNone {
 					c.Secrets = nil
 				}
 			})
-			if tt.authMethod == AuthMethodNone {
+			if tt.authMethod == oauth.AuthNone {
 				c.Secret = ""
 			}
 			ctx := oidc.ClientContext(e.ctx, e.ts.Client())
@@ -255,13 +256,13 @@ func TestDevice_PendingThenApprovedThenUsedOnce(t *testing.T) {
 	e := newOIDCEnv(t)
 	c := e.deviceClient("acme")
 	d := e.startDevice(c, "core.invoice.read offline_access")
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAuthorizationPending)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAuthorizationPending)
 
 	b := deviceBrowser(e, "acme", "alice", alicePassword)
 	// Typed in lower case without the dash: the same code.
 	confirm := b.submitCode(strings.ToLower(strings.ReplaceAll(d.userCode, "-", "")))
 	e.clock.Advance(5 * time.Second)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAuthorizationPending)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAuthorizationPending)
 	b.decide(confirm, "approve")
 	rec := e.deviceRecord(d.deviceCode)
 	if rec.Status != store.DeviceApproved || rec.UserID != e.userID("acme", "alice") || rec.SessionID == "" || rec.AuthTime.IsZero() {
@@ -274,12 +275,12 @@ func TestDevice_PendingThenApprovedThenUsedOnce(t *testing.T) {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 	// The refresh token works like one from the code flow.
-	rr := e.post(PathToken, &c, url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {r.str("refresh_token")}})
+	rr := e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantRefreshToken}, "refresh_token": {r.str("refresh_token")}})
 	if rr.status != http.StatusOK || rr.str("refresh_token") == r.str("refresh_token") {
 		t.Fatalf("refresh: %d %s", rr.status, rr.body)
 	}
 	e.clock.Advance(5 * time.Second)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeInvalidGrant)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeInvalidGrant)
 }
 
 // TestDevice_SlowDown: a poll before the interval is over is slow_down,
@@ -294,12 +295,12 @@ func TestDevice_SlowDown(t *testing.T) {
 		want         string
 		wantInterval time.Duration
 	}{
-		{0, CodeAuthorizationPending, 5 * time.Second},
-		{0, CodeSlowDown, 10 * time.Second},
-		{5 * time.Second, CodeSlowDown, 15 * time.Second},
-		{15 * time.Second, CodeAuthorizationPending, 15 * time.Second},
-		{14 * time.Second, CodeAuthorizationPending, 15 * time.Second}, // within the jitter allowance
-		{time.Second, CodeSlowDown, 20 * time.Second},
+		{0, oauth.CodeAuthorizationPending, 5 * time.Second},
+		{0, oauth.CodeSlowDown, 10 * time.Second},
+		{5 * time.Second, oauth.CodeSlowDown, 15 * time.Second},
+		{15 * time.Second, oauth.CodeAuthorizationPending, 15 * time.Second},
+		{14 * time.Second, oauth.CodeAuthorizationPending, 15 * time.Second}, // within the jitter allowance
+		{time.Second, oauth.CodeSlowDown, 20 * time.Second},
 	}
 	for i, s := range steps {
 		e.clock.Advance(s.wait)
@@ -327,7 +328,7 @@ func TestDevice_Expired(t *testing.T) {
 	b := deviceBrowser(e, "acme", "alice", alicePassword)
 	confirm := b.submitCode(d.userCode)
 	e.clock.Advance(time.Minute)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeExpiredToken)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeExpiredToken)
 	if p := b.decide(confirm, "approve"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "wrong or has expired") {
 		t.Fatalf("approving an expired code: %d\n%s", p.status, p.body)
 	}
@@ -350,12 +351,12 @@ func TestDevice_Denied(t *testing.T) {
 	if p := b.decide(confirm, "deny"); p.status != http.StatusOK || !strings.Contains(p.body, "Request denied") {
 		t.Fatalf("deny: %d\n%s", p.status, p.body)
 	}
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAccessDenied)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAccessDenied)
 	if p := b.decide(confirm, "approve"); p.status != http.StatusBadRequest {
 		t.Fatalf("approve after deny: %d\n%s", p.status, p.body)
 	}
 	e.clock.Advance(5 * time.Second)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAccessDenied)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAccessDenied)
 }
 
 // TestDevice_WrongUserCode_RefusedAndCounted: a wrong code is refused
@@ -481,12 +482,12 @@ func TestDevice_TenantOfTheClient(t *testing.T) {
 // out (RFC 6749 §3.3); when none is left, the page denies the device.
 func TestDevice_ScopeEntitlement(t *testing.T) {
 	e := newOIDCEnv(t)
-	c := e.deviceClient("acme", func(c *store.Client) { c.Scopes = append(c.Scopes, ScopeTenantAdmin) })
+	c := e.deviceClient("acme", func(c *store.Client) { c.Scopes = append(c.Scopes, oauth.ScopeTenantAdmin) })
 	b := deviceBrowser(e, "acme", "alice", alicePassword)
 
-	d := e.startDevice(c, "core.invoice.read "+ScopeTenantAdmin)
+	d := e.startDevice(c, "core.invoice.read "+oauth.ScopeTenantAdmin)
 	confirm := b.submitCode(d.userCode)
-	if strings.Contains(confirm.body, ScopeTenantAdmin) {
+	if strings.Contains(confirm.body, oauth.ScopeTenantAdmin) {
 		t.Fatalf("the page offers a scope alice does not hold:\n%s", confirm.body)
 	}
 	b.decide(confirm, "approve")
@@ -494,11 +495,11 @@ func TestDevice_ScopeEntitlement(t *testing.T) {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 
-	d = e.startDevice(c, ScopeTenantAdmin)
+	d = e.startDevice(c, oauth.ScopeTenantAdmin)
 	if p := b.submitCode(d.userCode); p.status != http.StatusOK || !strings.Contains(p.body, "none of the rights") {
 		t.Fatalf("nothing to grant: %d\n%s", p.status, p.body)
 	}
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAccessDenied)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAccessDenied)
 }
 
 // TestDevice_AuthorizationRefusals: the device authorization endpoint
@@ -506,7 +507,7 @@ func TestDevice_ScopeEntitlement(t *testing.T) {
 func TestDevice_AuthorizationRefusals(t *testing.T) {
 	e := newOIDCEnv(t)
 	c := e.deviceClient("acme")
-	noRefresh := e.deviceClient("acme", func(c *store.Client) { c.GrantTypes = []string{GrantDeviceCode} })
+	noRefresh := e.deviceClient("acme", func(c *store.Client) { c.GrantTypes = []string{oauth.GrantDeviceCode} })
 	cc := e.client("acme", []string{"core.invoice.read"})
 	wrongSecret := c
 	wrongSecret.Secret = credential.New(credential.PrefixClientSecret)
@@ -517,12 +518,12 @@ func TestDevice_AuthorizationRefusals(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{"client without the device grant", cc, "core.invoice.read", http.StatusBadRequest, CodeUnauthorizedClient},
-		{"no scope", c, "", http.StatusBadRequest, CodeInvalidScope},
-		{"scope outside the client", c, "core.invoice.write", http.StatusBadRequest, CodeInvalidScope},
-		{"offline_access without the refresh grant", noRefresh, "core.invoice.read offline_access", http.StatusBadRequest, CodeInvalidScope},
-		{"malformed scope", c, "core.invoice.read  openid", http.StatusBadRequest, CodeInvalidScope},
-		{"wrong secret", wrongSecret, "core.invoice.read", http.StatusUnauthorized, CodeInvalidClient},
+		{"client without the device grant", cc, "core.invoice.read", http.StatusBadRequest, oauth.CodeUnauthorizedClient},
+		{"no scope", c, "", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"scope outside the client", c, "core.invoice.write", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"offline_access without the refresh grant", noRefresh, "core.invoice.read offline_access", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"malformed scope", c, "core.invoice.read  openid", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"wrong secret", wrongSecret, "core.invoice.read", http.StatusUnauthorized, oauth.CodeInvalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -534,7 +535,7 @@ func TestDevice_AuthorizationRefusals(t *testing.T) {
 	}
 	t.Run("GET", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathDeviceAuthorization, nil)
-		if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.str("error") != CodeInvalidRequest {
+		if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.str("error") != oauth.CodeInvalidRequest {
 			t.Fatalf("got %d %s", r.status, r.body)
 		}
 	})
@@ -555,15 +556,15 @@ func TestDevice_TokenRefusals(t *testing.T) {
 		form     url.Values
 		wantCode string
 	}{
-		{"missing device_code", c, url.Values{}, CodeInvalidRequest},
-		{"unknown device_code", c, url.Values{"device_code": {"ksd_" + strings.Repeat("A", 52)}}, CodeInvalidGrant},
-		{"not a device_code", c, url.Values{"device_code": {"kss_nope"}}, CodeInvalidGrant},
-		{"another client's code", other, url.Values{"device_code": {d.deviceCode}}, CodeInvalidGrant},
-		{"wider scope than approved", c, url.Values{"device_code": {d.deviceCode}, "scope": {"core.invoice.read openid"}}, CodeInvalidScope},
+		{"missing device_code", c, url.Values{}, oauth.CodeInvalidRequest},
+		{"unknown device_code", c, url.Values{"device_code": {"ksd_" + strings.Repeat("A", 52)}}, oauth.CodeInvalidGrant},
+		{"not a device_code", c, url.Values{"device_code": {"kss_nope"}}, oauth.CodeInvalidGrant},
+		{"another client's code", other, url.Values{"device_code": {d.deviceCode}}, oauth.CodeInvalidGrant},
+		{"wider scope than approved", c, url.Values{"device_code": {d.deviceCode}, "scope": {"core.invoice.read openid"}}, oauth.CodeInvalidScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.form.Set("grant_type", GrantDeviceCode)
+			tt.form.Set("grant_type", oauth.GrantDeviceCode)
 			assertDeviceError(t, e.post(PathToken, &tt.client, tt.form), tt.wantCode)
 		})
 	}
@@ -582,7 +583,7 @@ func TestDevice_Discovery(t *testing.T) {
 	if r.str("device_authorization_endpoint") != e.ts.URL+PathDeviceAuthorization {
 		t.Fatalf("device_authorization_endpoint = %v", r.json["device_authorization_endpoint"])
 	}
-	if !slices.Contains(toStrings(r.json["grant_types_supported"]), GrantDeviceCode) {
+	if !slices.Contains(toStrings(r.json["grant_types_supported"]), oauth.GrantDeviceCode) {
 		t.Fatalf("grant_types_supported = %v", r.json["grant_types_supported"])
 	}
 }

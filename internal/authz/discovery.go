@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Paths of the protocol endpoints.
@@ -24,7 +26,7 @@ const (
 // lists exactly what exists: every endpoint answers, every value listed is
 // accepted.
 func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
-	confidential := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT}
+	confidential := []string{oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthPrivateKeyJWT}
 	md := metadata{
 		Issuer:                           s.cfg.Issuer,
 		TokenEndpoint:                    s.cfg.Issuer + PathToken,
@@ -32,11 +34,11 @@ func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
 		IntrospectionEndpoint:            s.cfg.Issuer + PathIntrospect,
 		RevocationEndpoint:               s.cfg.Issuer + PathRevoke,
 		ScopesSupported:                  scopes,
-		ResponseTypesSupported:           []string{"code"},
+		ResponseTypesSupported:           []string{oauth.ResponseTypeCode},
 		GrantTypesSupported:              s.grantTypes(),
-		TokenEndpointAuthMethods:         TokenEndpointAuthMethods(),
+		TokenEndpointAuthMethods:         oauth.AuthMethods(),
 		IntrospectionEndpointAuthMethods: confidential,
-		RevocationEndpointAuthMethods:    TokenEndpointAuthMethods(),
+		RevocationEndpointAuthMethods:    oauth.AuthMethods(),
 
 		AuthorizationEndpoint:        s.cfg.Issuer + PathAuthorize,
 		UserinfoEndpoint:             s.cfg.Issuer + PathUserinfo,
@@ -51,7 +53,7 @@ func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
 		PromptValuesSupported: []string{"none", "login", "consent", "select_account"},
 		ISSParameterSupported: true,
 	}
-	if _, ok := s.grants[GrantDeviceCode]; ok {
+	if _, ok := s.grants[oauth.GrantDeviceCode]; ok {
 		md.DeviceAuthorizationEndpoint = s.cfg.Issuer + PathDeviceAuthorization
 	}
 	if md.ScopesSupported == nil {

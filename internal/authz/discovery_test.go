@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -36,17 +37,17 @@ func TestDiscovery_ListsWhatExists(t *testing.T) {
 					t.Errorf("%s = %v, want %s", k, md[k], v)
 				}
 			}
-			wantGrants := []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantDeviceCode}
+			wantGrants := []string{oauth.GrantAuthorizationCode, oauth.GrantClientCredentials, oauth.GrantRefreshToken, oauth.GrantDeviceCode}
 			slices.Sort(wantGrants)
 			if g := toStrings(md["grant_types_supported"]); !slices.Equal(g, wantGrants) {
 				t.Errorf("grant_types_supported %q, want %q", g, wantGrants)
 			}
 			for _, k := range []string{"token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
-				if m := toStrings(md[k]); !slices.Equal(m, TokenEndpointAuthMethods()) {
+				if m := toStrings(md[k]); !slices.Equal(m, oauth.AuthMethods()) {
 					t.Errorf("%s %q", k, m)
 				}
 			}
-			if m := toStrings(md["introspection_endpoint_auth_methods_supported"]); slices.Contains(m, AuthMethodNone) {
+			if m := toStrings(md["introspection_endpoint_auth_methods_supported"]); slices.Contains(m, oauth.AuthNone) {
 				t.Errorf("introspection lists the public method: %q", m)
 			}
 			for k, v := range map[string][]string{

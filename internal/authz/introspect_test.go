@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -51,9 +52,9 @@ func TestIntrospect_OtherTenantInactiveUnlessOperator(t *testing.T) {
 		active bool
 	}{
 		{"client of another tenant", e.client("globex", []string{"a.b.read"}), false},
-		{"tenant client holding the admin scope", e.client("globex", []string{ScopeAdmin}), false},
+		{"tenant client holding the admin scope", e.client("globex", []string{oauth.ScopeAdmin}), false},
 		{"platform client without admin scope", e.client(store.PlatformTenant, []string{"a.b.read"}), false},
-		{"platform operator", e.client(store.PlatformTenant, []string{ScopeAdmin}), true},
+		{"platform operator", e.client(store.PlatformTenant, []string{oauth.ScopeAdmin}), true},
 		{"same tenant", e.client("acme", []string{"x.y.read"}), true},
 	}
 	for _, tt := range tests {
@@ -138,7 +139,7 @@ func TestRevoke_OperatorMayRevokeAnyTenantsToken(t *testing.T) {
 	e.tenant("acme", store.StatusActive)
 	e.tenant(store.PlatformTenant, store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
-	op := e.client(store.PlatformTenant, []string{ScopeAdmin})
+	op := e.client(store.PlatformTenant, []string{oauth.ScopeAdmin})
 	tok := e.token(c, "")
 	if r := e.post(PathRevoke, &op, url.Values{"token": {tok}}); r.status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.status, r.body)

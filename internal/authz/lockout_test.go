@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -29,7 +30,7 @@ import (
 func TestToken_PublicClientXOAuth2AutoDetect_NoFailureCounted(t *testing.T) {
 	e := newOIDCEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(time.Hour) })
 	const redirect = "http://127.0.0.1:9/cb"
-	c := e.webClient("acme", redirect, func(c *store.Client) { c.AuthMethod, c.Secrets = AuthMethodNone, nil })
+	c := e.webClient("acme", redirect, func(c *store.Client) { c.AuthMethod, c.Secrets = oauth.AuthNone, nil })
 	b := newBrowser(t, e.ts.URL)
 	ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.ts.Client())
 	for i := range 8 {
@@ -79,7 +80,7 @@ func (e *env) inProcess(path string, c testClient, vals url.Values) int {
 // on loopback.
 func TestInProcessCalls_AreNoAddress(t *testing.T) {
 	e := newOIDCEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(time.Hour) })
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	good := e.client("acme", []string{"core.invoice.read"})
 	// A tenant admin tests wrong credentials in the console, many times
 	// and for many client ids.
@@ -134,11 +135,11 @@ func TestLogs_NoCredentialFromAnyField(t *testing.T) {
 			}
 		}
 	}
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	for i := range 3 { // through the limit, so "throttled" lines too
 		for _, cr := range creds {
 			e.postFrom(fmt.Sprintf("127.0.0.%d", 50+i), PathToken, &testClient{ID: cr, Secret: good.Secret}, grant)
-			e.post(PathToken, nil, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {cr}, "client_secret": {cr}})
+			e.post(PathToken, nil, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {cr}, "client_secret": {cr}})
 			e.post(PathIntrospect, nil, url.Values{"client_id": {cr}, "token": {jwt}})
 			e.post(PathDeviceAuthorization, nil, url.Values{"client_id": {cr}})
 			e.post(PathRevoke, &testClient{ID: cr, Secret: ""}, url.Values{"token": {cr}})

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Tests of RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
@@ -40,7 +42,7 @@ func (le logoutEnv) signedIn(t *testing.T, b *browser) bool {
 	switch {
 	case cb.Get("code") != "":
 		return true
-	case cb.Get("error") == CodeLoginRequired:
+	case cb.Get("error") == oauth.CodeLoginRequired:
 		return false
 	}
 	t.Fatalf("prompt=none answered %v", cb)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -108,7 +109,7 @@ func TestConsent_CSRF(t *testing.T) {
 			q = authParams(c.ID, webRedirect, "openid", newPKCE())
 			q.Set("prompt", "none")
 			b.get(e.authURL(q))
-			if cb := b.callback(); cb.Get("error") != CodeConsentRequired {
+			if cb := b.callback(); cb.Get("error") != oauth.CodeConsentRequired {
 				t.Fatalf("after a refused consent post, prompt=none gave %v, want consent_required", cb)
 			}
 		})
@@ -290,7 +291,7 @@ func TestAuthorize_SessionOfOtherTenantNotUsed(t *testing.T) {
 		q := authParams(globex.ID, webRedirect, "openid", newPKCE())
 		q.Set("prompt", "none")
 		b.get(e.authURL(q))
-		if cb := b.callback(); cb.Get("error") != CodeLoginRequired {
+		if cb := b.callback(); cb.Get("error") != oauth.CodeLoginRequired {
 			t.Fatalf("callback = %v, want login_required", cb)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
 )
@@ -67,7 +68,7 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 	b := e.peer()
 	b.waitFor(func() bool { cl, _ := b.srv.clients.lookup(c.ID); return cl != nil })
 	fs := sharers(e, e, b)
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
 
 	// Successes on both instances leave nothing to share.
@@ -118,7 +119,7 @@ func TestShareFailures_SpreadGuessesStillHitTheLimit(t *testing.T) {
 	b := e.peer()
 	b.waitFor(func() bool { cl, _ := b.srv.clients.lookup(c.ID); return cl != nil })
 	fs := sharers(e, e, b)
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
 	// Two failures on each instance: neither alone reaches the burst of 4.
 	for i, x := range []*env{e, b, e, b} {
@@ -174,7 +175,7 @@ func TestShareFailures_StoreDown_CountsKeptForNextFlush(t *testing.T) {
 	fs := e.srv.newFailureSharer(down)
 	_ = down.Close()
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
-	e.post(PathToken, &wrong, url.Values{"grant_type": {GrantClientCredentials}})
+	e.post(PathToken, &wrong, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if err := fs.sync(e.ctx); err == nil {
 		t.Fatal("sync on a closed store succeeded")
 	}

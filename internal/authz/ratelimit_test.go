@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -67,7 +68,7 @@ func TestToken_FailuresPerClientIDThrottleFailuresNotTheRightSecret(t *testing.T
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
 	other := e.client("acme", []string{"a.b.read"})
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
 	// Each failure from another address, so only the per-client limit sees
 	// all of them.
@@ -78,7 +79,7 @@ func TestToken_FailuresPerClientIDThrottleFailuresNotTheRightSecret(t *testing.T
 		}
 	}
 	r := e.postFrom("127.0.0.20", PathToken, &wrong, grant)
-	if r.status != http.StatusTooManyRequests || r.str("error") != CodeInvalidClient || r.header.Get("Retry-After") == "" {
+	if r.status != http.StatusTooManyRequests || r.str("error") != oauth.CodeInvalidClient || r.header.Get("Retry-After") == "" {
 		t.Fatalf("wrong secret after 5 failures: %d %v %s", r.status, r.header, r.body)
 	}
 	// Secrets carry 256 random bits: the right one is never refused.
@@ -102,7 +103,7 @@ func TestToken_FailuresPerAddressThrottleFailuresOfEveryClient(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 5, rate.Every(6*time.Second) })
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	for i := range 5 {
 		// Unknown client ids: only the address limit can count these.
 		unknown := testClient{ID: "ksc_guess" + strconv.Itoa(i), Secret: c.Secret}
@@ -112,7 +113,7 @@ func TestToken_FailuresPerAddressThrottleFailuresOfEveryClient(t *testing.T) {
 	}
 	wrong := testClient{ID: c.ID, Secret: credential.New(credential.PrefixClientSecret)}
 	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
-		vals := url.Values{"grant_type": {GrantClientCredentials}, "token": {"x"}}
+		vals := url.Values{"grant_type": {oauth.GrantClientCredentials}, "token": {"x"}}
 		if r := e.post(path, &wrong, vals); r.status != http.StatusTooManyRequests {
 			t.Fatalf("%s: a failure from a throttled address: %d %s", path, r.status, r.body)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyshift/keyshift/guard"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
@@ -75,7 +76,7 @@ func TestRevoke_RefreshToken_RevokesEveryAccessTokenOfTheFamily(t *testing.T) {
 		}},
 		{"reuse of the first refresh token", func(refresh []string) {
 			e.clock.Advance(e.srv.cfg.RefreshReuseGrace + time.Second)
-			wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, CodeInvalidGrant)
+			wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, oauth.CodeInvalidGrant)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,7 +130,7 @@ func TestRefreshReuse_LogSaysWhatHappened(t *testing.T) {
 	c := e.webClient("acme", webRedirect)
 	_, refresh := e.familyOfThree(c)
 	e.clock.Advance(e.srv.cfg.RefreshReuseGrace + time.Second)
-	wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, CodeInvalidGrant)
+	wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, oauth.CodeInvalidGrant)
 	var line string
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "level=WARN") && strings.Contains(l, "family=") {

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -238,10 +239,10 @@ func New(cfg Config, st store.Store, signer Signer) (*Server, error) {
 		passwords:      cfg.Passwords,
 	}
 	s.grants = map[string]grant{
-		GrantClientCredentials: clientCredentialsGrant{},
-		GrantAuthorizationCode: authorizationCodeGrant{s},
-		GrantRefreshToken:      refreshTokenGrant{s},
-		GrantDeviceCode:        deviceCodeGrant{s},
+		oauth.GrantClientCredentials: clientCredentialsGrant{},
+		oauth.GrantAuthorizationCode: authorizationCodeGrant{s},
+		oauth.GrantRefreshToken:      refreshTokenGrant{s},
+		oauth.GrantDeviceCode:        deviceCodeGrant{s},
 	}
 	if s.pages, err = loadPageTemplates(); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -23,7 +24,7 @@ func TestUserinfo(t *testing.T) {
 	noOpenID := r.str("access_token")
 	// A client_credentials client registered (by mistake) with openid: its
 	// token has the scope but no person behind it.
-	machine := e.token(e.client("acme", []string{ScopeOpenID, "core.invoice.read"}), "openid core.invoice.read")
+	machine := e.token(e.client("acme", []string{oauth.ScopeOpenID, "core.invoice.read"}), "openid core.invoice.read")
 	aliceID := jwtClaims(t, person)["sub"].(string)
 
 	type req struct {
