@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/clientip"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/webcookie"
 )
@@ -101,7 +102,7 @@ func (c *Console) oauthConfig() *oauth2.Config {
 			TokenURL:  c.cfg.Issuer + "/oauth2/token",
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
-		Scopes: []string{"openid", "profile", admin.ScopeTenantAdmin, admin.ScopeAdmin},
+		Scopes: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeTenantAdmin, oauth.ScopeAdmin},
 	}
 }
 
