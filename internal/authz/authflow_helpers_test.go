@@ -35,7 +35,7 @@ func authParams(id, redirect, scope string, p pkcePair) url.Values {
 	}
 }
 
-func (e *env) authURL(v url.Values) string { return e.ts.URL + PathAuthorize + "?" + v.Encode() }
+func (e *env) authURL(v url.Values) string { return e.ts.URL + oauth.PathAuthorize + "?" + v.Encode() }
 
 // newBrowserFrom is a browser whose connections come from ip (any address
 // of 127.0.0.0/8 works on Linux), for the per-address limiter.
@@ -60,7 +60,7 @@ func isConsentPage(p page) bool { return p.status == http.StatusOK && p.page().A
 func (e *env) approveAll(b *browser, v url.Values, login, pw string) url.Values {
 	e.t.Helper()
 	p := b.get(e.authURL(v))
-	if b.Landed == nil && p.url.Path == PathLogin {
+	if b.Landed == nil && p.url.Path == oauth.PathLogin {
 		p = b.signIn(p, "", login, pw)
 	}
 	if b.Landed == nil && isConsentPage(p) {
@@ -86,7 +86,7 @@ func (e *env) codeFor(b *browser, v url.Values, login, pw string) string {
 func (e *env) redeem(c testClient, code, redirect, verifier string) reply {
 	e.t.Helper()
 	v := url.Values{"grant_type": {oauth.GrantAuthorizationCode}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
-	return e.post(PathToken, &c, v)
+	return e.post(oauth.PathToken, &c, v)
 }
 
 // mustRedeem redeems a code and fails the test unless tokens come back.
@@ -106,7 +106,7 @@ func (e *env) refresh(c testClient, rt, scope string) reply {
 	if scope != "" {
 		v.Set("scope", scope)
 	}
-	return e.post(PathToken, &c, v)
+	return e.post(oauth.PathToken, &c, v)
 }
 
 // personTokens runs the whole code flow for client c in a new browser

@@ -151,7 +151,7 @@ func afterLoginURL(req *authRequest) string {
 			f["prompt"] = strings.Join(keep, " ")
 		}
 	}
-	return PathAuthorize + "?" + encodeForm(f)
+	return oauth.PathAuthorize + "?" + encodeForm(f)
 }
 
 // encodeForm encodes a form in key order.
@@ -225,7 +225,7 @@ func (s *Server) needsConsent(r *http.Request, req *authRequest, who *signedIn, 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, c *clientView, who *signedIn, scopes []string) {
 	d := &pageData{
 		Title: "Allow access?", ClientName: c.name, UserName: displayName(who.user),
-		Tenant: who.user.Tenant, Action: PathConsent, CSRF: s.csrfToken(w, r),
+		Tenant: who.user.Tenant, Action: oauth.PathConsent, CSRF: s.csrfToken(w, r),
 	}
 	for _, sc := range scopes {
 		d.Scopes = append(d.Scopes, scopeView{Name: sc, Description: s.scopeDescription(sc)})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkToken(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, oauth.PathToken, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", auth)
 		rec := httptest.NewRecorder()
@@ -67,7 +68,7 @@ func BenchmarkTokenBaseline(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, oauth.PathToken, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

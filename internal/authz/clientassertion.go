@@ -112,7 +112,7 @@ func newAssertionVerifier(cfg Config, st store.Store) *assertionVerifier {
 		uris:      newJWKSFetcher(cfg.Now, cfg.AllowPrivateJWKSURIs),
 		now:       cfg.Now,
 		log:       cfg.Logger,
-		audiences: []string{cfg.Issuer, cfg.Issuer + PathToken},
+		audiences: []string{cfg.Issuer, cfg.Issuer + oauth.PathToken},
 	}
 }
 

@@ -180,7 +180,7 @@ func BenchmarkAuthenticateClientBasic(b *testing.B) {
 	e := newEnv(b)
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"core.invoice.read"})
-	r := httptest.NewRequest(http.MethodPost, PathToken, nil)
+	r := httptest.NewRequest(http.MethodPost, oauth.PathToken, nil)
 	r.Header.Set("Authorization", "Basic "+basicOf(c.ID, c.Secret))
 	f := form{"grant_type": oauth.GrantClientCredentials, "scope": "core.invoice.read"}
 	b.ReportAllocs()

@@ -18,7 +18,7 @@ import (
 
 // The OAuth 2.0 Device Authorization Grant (RFC 8628): a device without a
 // browser (a CLI, a TV, a build agent) asks for a device code and a short
-// user code, the person types the user code at PathDevice on a phone or
+// user code, the person types the user code at oauth.PathDevice on a phone or
 // laptop and approves, and the device meanwhile polls the token endpoint
 // with the device code until it gets its tokens.
 
@@ -130,7 +130,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) (*d
 			return nil, c, fmt.Errorf("store device code for client %s: %w", c.ID, err)
 		}
 	}
-	verify := s.cfg.Issuer + PathDevice
+	verify := s.cfg.Issuer + oauth.PathDevice
 	return &deviceAuthResponse{
 		DeviceCode:              deviceCode,
 		UserCode:                userCode,

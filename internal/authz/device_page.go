@@ -68,14 +68,14 @@ func (s *Server) showDevice(w http.ResponseWriter, r *http.Request) {
 // to after signing in.
 func deviceReturn(code string) string {
 	if code == "" || len(code) > maxUserCodeInput {
-		return PathDevice
+		return oauth.PathDevice
 	}
-	return PathDevice + "?" + url.Values{"user_code": {code}}.Encode()
+	return oauth.PathDevice + "?" + url.Values{"user_code": {code}}.Encode()
 }
 
 // deviceEntry is the page asking for the user code.
 func (s *Server) deviceEntry(w http.ResponseWriter, r *http.Request, who *signedIn, code string) *pageData {
-	d := &pageData{Title: "Connect a device", Action: PathDevice, UserCode: code, CSRF: s.csrfToken(w, r)}
+	d := &pageData{Title: "Connect a device", Action: oauth.PathDevice, UserCode: code, CSRF: s.csrfToken(w, r)}
 	if who != nil {
 		d.UserName, d.Tenant = displayName(who.user), who.user.Tenant
 	}
@@ -189,7 +189,7 @@ func (s *Server) showDeviceConfirm(w http.ResponseWriter, r *http.Request, code 
 	norm, _ := normaliseUserCode(code)
 	d := &pageData{
 		Title: "Allow this device?", ClientName: c.name, UserName: displayName(who.user),
-		Tenant: who.user.Tenant, Action: PathDevice, CSRF: s.csrfToken(w, r), UserCode: formatUserCode(norm),
+		Tenant: who.user.Tenant, Action: oauth.PathDevice, CSRF: s.csrfToken(w, r), UserCode: formatUserCode(norm),
 	}
 	for _, sc := range scopes {
 		d.Scopes = append(d.Scopes, scopeView{Name: sc, Description: s.scopeDescription(sc)})

@@ -35,7 +35,7 @@ type deviceStart struct {
 // startDevice asks for a device code for c (Basic authentication).
 func (e *env) startDevice(c testClient, scope string) deviceStart {
 	e.t.Helper()
-	r := e.post(PathDeviceAuthorization, &c, url.Values{"scope": {scope}})
+	r := e.post(oauth.PathDeviceAuthorization, &c, url.Values{"scope": {scope}})
 	if r.status != http.StatusOK {
 		e.t.Fatalf("device authorization: %d %s", r.status, r.body)
 	}
@@ -45,7 +45,7 @@ func (e *env) startDevice(c testClient, scope string) deviceStart {
 // pollDevice is one poll of the token endpoint with a device code.
 func (e *env) pollDevice(c testClient, deviceCode string) reply {
 	e.t.Helper()
-	return e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantDeviceCode}, "device_code": {deviceCode}})
+	return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantDeviceCode}, "device_code": {deviceCode}})
 }
 
 // deviceRecord reads a device code's record from the store.
@@ -63,8 +63,8 @@ func (e *env) deviceRecord(deviceCode string) store.DeviceCode {
 func deviceBrowser(e *env, tenant, login, pw string) *browser {
 	e.t.Helper()
 	b := newBrowser(e.t, e.ts.URL)
-	p := b.signIn(b.get(e.ts.URL+PathDevice), tenant, login, pw)
-	if p.status != http.StatusOK || p.url.Path != PathDevice {
+	p := b.signIn(b.get(e.ts.URL+oauth.PathDevice), tenant, login, pw)
+	if p.status != http.StatusOK || p.url.Path != oauth.PathDevice {
 		e.t.Fatalf("after sign-in: %s %d:\n%s", p.url, p.status, p.body)
 	}
 	return b
@@ -73,7 +73,7 @@ func deviceBrowser(e *env, tenant, login, pw string) *browser {
 // submitCode types code into the device page's form and posts it.
 func (b *browser) submitCode(code string) page {
 	b.t.Helper()
-	action, f := b.get(b.Issuer + PathDevice).form(b.t)
+	action, f := b.get(b.Issuer + oauth.PathDevice).form(b.t)
 	f.Set("user_code", code)
 	return b.post(b.Issuer+action, f)
 }
@@ -133,7 +133,7 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 			if err != nil {
 				t.Fatalf("discovery: %v", err)
 			}
-			if p.Endpoint().DeviceAuthURL != e.ts.URL+PathDeviceAuthorization {
+			if p.Endpoint().DeviceAuthURL != e.ts.URL+oauth.PathDeviceAuthorization {
 				t.Fatalf("discovery device_authorization_endpoint = %q", p.Endpoint().DeviceAuthURL)
 			}
 			conf := &oauth2.Config{
@@ -153,7 +153,7 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 			if !userCodeRe.MatchString(da.UserCode) || !strings.HasPrefix(da.DeviceCode, "ksd_") {
 				t.Fatalf("codes = %q / %q", da.UserCode, da.DeviceCode)
 			}
-			if da.VerificationURI != e.ts.URL+PathDevice || da.VerificationURIComplete != da.VerificationURI+"?user_code="+da.UserCode || da.Interval != 1 {
+			if da.VerificationURI != e.ts.URL+oauth.PathDevice || da.VerificationURIComplete != da.VerificationURI+"?user_code="+da.UserCode || da.Interval != 1 {
 				t.Fatalf("device authorization response = %+v", da)
 			}
 			if left := time.Until(da.Expiry); left < 9*time.Minute || left > 10*time.Minute {
@@ -175,7 +175,7 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 
 			b := newBrowser(t, e.ts.URL)
 			entry := b.signIn(b.get(da.VerificationURIComplete), "acme", "alice", alicePassword)
-			if entry.url.Path != PathDevice || !strings.Contains(entry.body, `value="`+da.UserCode+`"`) {
+			if entry.url.Path != oauth.PathDevice || !strings.Contains(entry.body, `value="`+da.UserCode+`"`) {
 				t.Fatalf("the code page after sign-in is not prefilled: %s\n%s", entry.url, entry.body)
 			}
 			action, f := entry.form(t)
@@ -275,7 +275,7 @@ func TestDevice_PendingThenApprovedThenUsedOnce(t *testing.T) {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 	// The refresh token works like one from the code flow.
-	rr := e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantRefreshToken}, "refresh_token": {r.str("refresh_token")}})
+	rr := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantRefreshToken}, "refresh_token": {r.str("refresh_token")}})
 	if rr.status != http.StatusOK || rr.str("refresh_token") == r.str("refresh_token") {
 		t.Fatalf("refresh: %d %s", rr.status, rr.body)
 	}
@@ -320,7 +320,7 @@ func TestDevice_SlowDown(t *testing.T) {
 func TestDevice_Expired(t *testing.T) {
 	e := newOIDCEnv(t, func(c *Config) { c.DeviceCodeTTL = time.Minute })
 	c := e.deviceClient("acme")
-	r := e.post(PathDeviceAuthorization, &c, url.Values{"scope": {"core.invoice.read"}})
+	r := e.post(oauth.PathDeviceAuthorization, &c, url.Values{"scope": {"core.invoice.read"}})
 	if r.json["expires_in"] != float64(60) || r.json["interval"] != float64(5) {
 		t.Fatalf("device authorization: %s", r.body)
 	}
@@ -418,7 +418,7 @@ func TestDevice_CSRF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := b.post(e.ts.URL+PathDevice, tt.form)
+			p := b.post(e.ts.URL+oauth.PathDevice, tt.form)
 			if p.status != http.StatusForbidden {
 				t.Fatalf("status %d, want 403:\n%s", p.status, p.body)
 			}
@@ -433,14 +433,14 @@ func TestDevice_CSRF(t *testing.T) {
 // person to sign in and back to the page with the code.
 func TestDevice_PageNeedsSession(t *testing.T) {
 	e := newOIDCEnv(t)
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathDevice+"?user_code=BCDF-GHJK", nil)
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathDevice+"?user_code=BCDF-GHJK", nil)
 	resp, err := e.ts.Client().Transport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc.Path != PathLogin || loc.Query().Get("return") != PathDevice+"?user_code=BCDF-GHJK" || loc.Query().Has("tenant") {
+	if resp.StatusCode != http.StatusFound || loc.Path != oauth.PathLogin || loc.Query().Get("return") != oauth.PathDevice+"?user_code=BCDF-GHJK" || loc.Query().Has("tenant") {
 		t.Fatalf("got %d to %s", resp.StatusCode, loc)
 	}
 }
@@ -527,14 +527,14 @@ func TestDevice_AuthorizationRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.post(PathDeviceAuthorization, &tt.client, url.Values{"scope": {tt.scope}})
+			r := e.post(oauth.PathDeviceAuthorization, &tt.client, url.Values{"scope": {tt.scope}})
 			if r.status != tt.wantStatus || r.str("error") != tt.wantCode {
 				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.wantStatus, tt.wantCode)
 			}
 		})
 	}
 	t.Run("GET", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathDeviceAuthorization, nil)
+		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathDeviceAuthorization, nil)
 		if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.str("error") != oauth.CodeInvalidRequest {
 			t.Fatalf("got %d %s", r.status, r.body)
 		}
@@ -565,7 +565,7 @@ func TestDevice_TokenRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.form.Set("grant_type", oauth.GrantDeviceCode)
-			assertDeviceError(t, e.post(PathToken, &tt.client, tt.form), tt.wantCode)
+			assertDeviceError(t, e.post(oauth.PathToken, &tt.client, tt.form), tt.wantCode)
 		})
 	}
 	// None of the refusals used the code up.
@@ -578,9 +578,9 @@ func TestDevice_TokenRefusals(t *testing.T) {
 // TestDevice_Discovery: the metadata lists the endpoint and the grant.
 func TestDevice_Discovery(t *testing.T) {
 	e := newOIDCEnv(t)
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathASMetadata, nil)
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathASMetadata, nil)
 	r := e.do(req)
-	if r.str("device_authorization_endpoint") != e.ts.URL+PathDeviceAuthorization {
+	if r.str("device_authorization_endpoint") != e.ts.URL+oauth.PathDeviceAuthorization {
 		t.Fatalf("device_authorization_endpoint = %v", r.json["device_authorization_endpoint"])
 	}
 	if !slices.Contains(toStrings(r.json["grant_types_supported"]), oauth.GrantDeviceCode) {

@@ -214,7 +214,7 @@ func (e *env) token(c testClient, scope string) string {
 	if scope != "" {
 		v.Set("scope", scope)
 	}
-	r := e.post(PathToken, &c, v)
+	r := e.post(oauth.PathToken, &c, v)
 	if r.status != http.StatusOK {
 		e.t.Fatalf("token for %s: %d %s", c.ID, r.status, r.body)
 	}

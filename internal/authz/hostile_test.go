@@ -106,20 +106,20 @@ func TestProtocolEndpoints_HostileRequests(t *testing.T) {
 		{name: "scope with non-ASCII", body: cc + "&scope=%C3%A9", auth: b(good), status: 400, code: oauth.CodeInvalidScope},
 		{name: "huge scope list", body: cc + "&scope=" + url.QueryEscape(manyScopes(500)), auth: b(good), status: 400, code: oauth.CodeInvalidScope},
 		// Introspection.
-		{name: "introspect GET", method: http.MethodGet, path: PathIntrospect, status: 405, code: oauth.CodeInvalidRequest},
-		{name: "introspect unauthenticated", path: PathIntrospect, body: "token=" + tok, status: 401, code: oauth.CodeInvalidClient},
-		{name: "introspect wrong secret", path: PathIntrospect, body: "token=" + tok, auth: []string{"Basic " + basicOf(good.ID, other.Secret)}, status: 401, code: oauth.CodeInvalidClient},
-		{name: "introspect missing token", path: PathIntrospect, body: "token_type_hint=access_token", auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
-		{name: "introspect duplicate token", path: PathIntrospect, body: "token=a&token=b", auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
-		{name: "introspect JSON", path: PathIntrospect, ctype: strp("application/json"), body: `{"token":"x"}`, auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
-		{name: "introspect garbage token", path: PathIntrospect, body: "token=garbage", auth: b(good), status: 200},
+		{name: "introspect GET", method: http.MethodGet, path: oauth.PathIntrospect, status: 405, code: oauth.CodeInvalidRequest},
+		{name: "introspect unauthenticated", path: oauth.PathIntrospect, body: "token=" + tok, status: 401, code: oauth.CodeInvalidClient},
+		{name: "introspect wrong secret", path: oauth.PathIntrospect, body: "token=" + tok, auth: []string{"Basic " + basicOf(good.ID, other.Secret)}, status: 401, code: oauth.CodeInvalidClient},
+		{name: "introspect missing token", path: oauth.PathIntrospect, body: "token_type_hint=access_token", auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
+		{name: "introspect duplicate token", path: oauth.PathIntrospect, body: "token=a&token=b", auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
+		{name: "introspect JSON", path: oauth.PathIntrospect, ctype: strp("application/json"), body: `{"token":"x"}`, auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
+		{name: "introspect garbage token", path: oauth.PathIntrospect, body: "token=garbage", auth: b(good), status: 200},
 		// Revocation.
-		{name: "revoke GET", method: http.MethodGet, path: PathRevoke, status: 405, code: oauth.CodeInvalidRequest},
-		{name: "revoke unauthenticated", path: PathRevoke, body: "token=" + tok, status: 401, code: oauth.CodeInvalidClient},
-		{name: "revoke missing token", path: PathRevoke, auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
-		{name: "revoke query string", path: PathRevoke, query: "token=" + tok, auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
-		{name: "revoke garbage token", path: PathRevoke, body: "token=garbage&token_type_hint=refresh_token", auth: b(good), status: 200},
-		{name: "revoke another client's token", path: PathRevoke, body: "token=" + tok, auth: b(other), status: 200},
+		{name: "revoke GET", method: http.MethodGet, path: oauth.PathRevoke, status: 405, code: oauth.CodeInvalidRequest},
+		{name: "revoke unauthenticated", path: oauth.PathRevoke, body: "token=" + tok, status: 401, code: oauth.CodeInvalidClient},
+		{name: "revoke missing token", path: oauth.PathRevoke, auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
+		{name: "revoke query string", path: oauth.PathRevoke, query: "token=" + tok, auth: b(good), status: 400, code: oauth.CodeInvalidRequest},
+		{name: "revoke garbage token", path: oauth.PathRevoke, body: "token=garbage&token_type_hint=refresh_token", auth: b(good), status: 200},
+		{name: "revoke another client's token", path: oauth.PathRevoke, body: "token=" + tok, auth: b(other), status: 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +160,7 @@ func (h hostile) request(t *testing.T, base string) *http.Request {
 		method = http.MethodPost
 	}
 	if path == "" {
-		path = PathToken
+		path = oauth.PathToken
 	}
 	u := base + path
 	if h.query != "" {
@@ -191,9 +191,9 @@ func TestToken_SecretsNeverLogged(t *testing.T) {
 	c := e.client("acme", []string{"a.b.read"})
 	other := e.client("acme", []string{"a.b.read"})
 	cc := url.Values{"grant_type": {oauth.GrantClientCredentials}}
-	e.post(PathToken, &testClient{ID: c.ID, Secret: other.Secret}, cc)                              // wrong secret
-	e.post(PathToken, &testClient{ID: other.Secret, Secret: c.Secret}, cc)                          // secret pasted as id
-	e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}, "scope": {"x"}}) // refused scope
+	e.post(oauth.PathToken, &testClient{ID: c.ID, Secret: other.Secret}, cc)                              // wrong secret
+	e.post(oauth.PathToken, &testClient{ID: other.Secret, Secret: c.Secret}, cc)                          // secret pasted as id
+	e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}, "scope": {"x"}}) // refused scope
 	e.token(c, "")
 	log := buf.String()
 	if !strings.Contains(log, "client authentication failed") {

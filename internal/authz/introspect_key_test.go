@@ -107,7 +107,7 @@ func (ke *keyEnv) introspect(caller testClient, key, hint string) reply {
 	if hint != "" {
 		v.Set("token_type_hint", hint)
 	}
-	r := ke.post(PathIntrospect, &caller, v)
+	r := ke.post(oauth.PathIntrospect, &caller, v)
 	if r.status != http.StatusOK {
 		ke.t.Fatalf("introspect: %d %s", r.status, r.body)
 	}

@@ -19,17 +19,6 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-// Paths of the pages people use.
-const (
-	PathAuthorize           = "/oauth2/authorize"
-	PathLogin               = "/oauth2/login"
-	PathConsent             = "/oauth2/consent"
-	PathUserinfo            = "/oauth2/userinfo"
-	PathLogout              = "/oauth2/logout"
-	PathDevice              = "/oauth2/device"
-	PathDeviceAuthorization = "/oauth2/device_authorization"
-)
-
 // Bounds of the login form's fields.
 const (
 	maxLoginLen    = 256
@@ -47,7 +36,7 @@ func loginURL(tenant, ret, hint string) string {
 	if hint != "" {
 		v.Set("login_hint", hint)
 	}
-	return PathLogin + "?" + v.Encode()
+	return oauth.PathLogin + "?" + v.Encode()
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +75,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request) {
 // the request does not name one (the console, a platform client).
 func (s *Server) loginPage(tenant, login, ret string) *pageData {
 	d := &pageData{Title: "Sign in", Tenant: tenant, AskTenant: tenant == "", Login: login, Return: ret}
-	if p, _, ok := strings.Cut(ret, "?"); ok && p == PathAuthorize {
+	if p, _, ok := strings.Cut(ret, "?"); ok && p == oauth.PathAuthorize {
 		if f, e := parseAuthorizeParams(ret[len(p)+1:]); e == nil {
 			if c, _ := s.clients.lookup(f.get("client_id")); c != nil {
 				d.ClientName = c.Name

@@ -77,8 +77,8 @@ type browser struct {
 // TestAuthztest_LoginPath_IsAuthzs guards the path authztest must spell out
 // (it cannot import this package).
 func TestAuthztest_LoginPath_IsAuthzs(t *testing.T) {
-	if authztest.LoginPath != PathLogin {
-		t.Fatalf("authztest.LoginPath = %q, want PathLogin %q", authztest.LoginPath, PathLogin)
+	if authztest.LoginPath != oauth.PathLogin {
+		t.Fatalf("authztest.LoginPath = %q, want oauth.PathLogin %q", authztest.LoginPath, oauth.PathLogin)
 	}
 }
 

@@ -70,7 +70,7 @@ func TestRevoke_RefreshToken_RevokesEveryAccessTokenOfTheFamily(t *testing.T) {
 		end  func(refresh []string)
 	}{
 		{"revocation of the current refresh token", func(refresh []string) {
-			if r := e.post(PathRevoke, &c, url.Values{"token": {refresh[2]}, "token_type_hint": {"refresh_token"}}); r.status != http.StatusOK {
+			if r := e.post(oauth.PathRevoke, &c, url.Values{"token": {refresh[2]}, "token_type_hint": {"refresh_token"}}); r.status != http.StatusOK {
 				t.Fatalf("revoke: %d %s", r.status, r.body)
 			}
 		}},
@@ -88,7 +88,7 @@ func TestRevoke_RefreshToken_RevokesEveryAccessTokenOfTheFamily(t *testing.T) {
 			}
 			tt.end(refresh)
 			for i, at := range access {
-				if r := e.post(PathIntrospect, &c, url.Values{"token": {at}}); r.status != http.StatusOK || r.json["active"] != false {
+				if r := e.post(oauth.PathIntrospect, &c, url.Values{"token": {at}}); r.status != http.StatusOK || r.json["active"] != false {
 					t.Errorf("access token %d: introspection %d %s, want active false", i+1, r.status, r.body)
 				}
 				if code := api(at); code != http.StatusUnauthorized {
@@ -184,7 +184,7 @@ func TestRevoke_RefreshToken_FamilyRevokedOnOtherInstance(t *testing.T) {
 			t.Fatalf("B refuses access token %d before revocation: %v", i+1, err)
 		}
 	}
-	if r := e.post(PathRevoke, &c, url.Values{"token": {refresh[2]}}); r.status != http.StatusOK {
+	if r := e.post(oauth.PathRevoke, &c, url.Values{"token": {refresh[2]}}); r.status != http.StatusOK {
 		t.Fatalf("revoke on A: %d %s", r.status, r.body)
 	}
 	for i, at := range access {

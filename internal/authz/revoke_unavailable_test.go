@@ -89,7 +89,7 @@ func TestRevoke_StoreUnreachable_503LoggedAsWarning(t *testing.T) {
 	tok := e.token(c, "")
 
 	relay.cut()
-	r := e.post(PathRevoke, &c, url.Values{"token": {tok}})
+	r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}})
 	if r.status != http.StatusServiceUnavailable || r.str("error") != oauth.CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("revoke with the database cut off: %d %s, want 503 temporarily_unavailable with Retry-After", r.status, r.body)
 	}

@@ -713,7 +713,7 @@ func TestRevoke_RefreshTokenRevokesFamily(t *testing.T) {
 				t.Fatalf("refresh: %d %s", r.status, r.body)
 			}
 			rt, at := r.str("refresh_token"), r.str("access_token")
-			rv := e.post(PathRevoke, &tt.by, url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}})
+			rv := e.post(oauth.PathRevoke, &tt.by, url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}})
 			if rv.status != 200 || len(rv.body) != 0 {
 				t.Fatalf("revoke: %d %s, want 200 and no body", rv.status, rv.body)
 			}

@@ -47,7 +47,7 @@ func TestToken_ThirdPartyClientGetsIndependentlyVerifiableToken(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			c := e.client("acme", scopes, func(c *store.Client) { c.AuthMethod = s.method })
 			cc := clientcredentials.Config{
-				ClientID: c.ID, ClientSecret: c.Secret, TokenURL: e.ts.URL + PathToken,
+				ClientID: c.ID, ClientSecret: c.Secret, TokenURL: e.ts.URL + oauth.PathToken,
 				Scopes: []string{"core.invoice.read"}, AuthStyle: s.style,
 			}
 			ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.ts.Client())
@@ -86,7 +86,7 @@ func TestToken_SuccessResponseShape(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read", "a.b.write"})
-	r := e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}})
+	r := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d %s", r.status, r.body)
 	}
@@ -101,7 +101,7 @@ func TestToken_SuccessResponseShape(t *testing.T) {
 	}
 	// A client's own token lifetime wins over the default.
 	short := e.client("acme", []string{"a.b.read"}, func(c *store.Client) { c.AccessTokenTTL = time.Hour })
-	r = e.post(PathToken, &short, url.Values{"grant_type": {oauth.GrantClientCredentials}})
+	r = e.post(oauth.PathToken, &short, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if r.json["expires_in"] != float64(3600) {
 		t.Fatalf("expires_in %v, want 3600", r.json["expires_in"])
 	}
@@ -145,7 +145,7 @@ func TestToken_DisabledClientRefusedWithinASecond(t *testing.T) {
 	tok := e.token(c, "")
 	e.updateClient(c.ID, func(c *store.Client) { c.Status = store.StatusDisabled })
 	e.waitFor(func() bool {
-		return e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
+		return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
 	})
 	if _, err := e.srv.Authenticate(e.ctx, tok); err == nil {
 		t.Fatal("token of a disabled client still authenticates")
@@ -167,7 +167,7 @@ func TestToken_DisabledTenantRefusesItsClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitFor(func() bool {
-		return e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
+		return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
 	})
 	if _, err := e.srv.Authenticate(e.ctx, tok); err == nil {
 		t.Fatal("token of a disabled tenant still authenticates")
@@ -189,17 +189,17 @@ func TestToken_SecretRotationOverlapThenPreviousExpires(t *testing.T) {
 	})
 	e.waitFor(func() bool { cl, _ := e.srv.clients.lookup(prev.ID); return len(cl.Secrets) == 2 })
 	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
-	if r := e.post(PathToken, &cur, grant); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, &cur, grant); r.status != http.StatusOK {
 		t.Fatalf("new secret: %d %s", r.status, r.body)
 	}
-	if r := e.post(PathToken, &prev, grant); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, &prev, grant); r.status != http.StatusOK {
 		t.Fatalf("previous secret during overlap: %d %s", r.status, r.body)
 	}
 	e.clock.Advance(time.Hour)
-	if r := e.post(PathToken, &prev, grant); r.status != http.StatusUnauthorized || r.str("error") != oauth.CodeInvalidClient {
+	if r := e.post(oauth.PathToken, &prev, grant); r.status != http.StatusUnauthorized || r.str("error") != oauth.CodeInvalidClient {
 		t.Fatalf("previous secret after expiry: %d %s", r.status, r.body)
 	}
-	if r := e.post(PathToken, &cur, grant); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, &cur, grant); r.status != http.StatusOK {
 		t.Fatalf("new secret after previous expired: %d %s", r.status, r.body)
 	}
 }
@@ -209,7 +209,7 @@ func TestToken_TenantClientCannotGetAdminScope(t *testing.T) {
 	e.tenant("acme", store.StatusActive)
 	e.tenant(store.PlatformTenant, store.StatusActive)
 	c := e.client("acme", []string{"a.b.read", oauth.ScopeAdmin})
-	r := e.post(PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}})
+	r := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if r.status != http.StatusOK || r.str("scope") != "a.b.read" {
 		t.Fatalf("default scopes: %d %s", r.status, r.body)
 	}
@@ -321,7 +321,7 @@ func TestToken_IssuedAndVerifiedWithTheStoreClosed(t *testing.T) {
 		t.Fatalf("authenticate: %v", err)
 	}
 	// Revocation needs the store: a clean 5xx answer, not a hang or panic.
-	r := e.post(PathRevoke, &c, url.Values{"token": {tok}})
+	r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}})
 	if r.status != http.StatusInternalServerError && r.status != http.StatusServiceUnavailable {
 		t.Fatalf("revoke with the store closed: %d %s", r.status, r.body)
 	}

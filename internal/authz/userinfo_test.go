@@ -56,7 +56,7 @@ func TestUserinfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := e.ts.URL + PathUserinfo
+			u := e.ts.URL + oauth.PathUserinfo
 			if tt.req.query != "" {
 				u += "?" + tt.req.query
 			}
@@ -116,7 +116,7 @@ func TestUserinfo(t *testing.T) {
 }
 
 func bearerGet(e *env, tok string) *http.Request {
-	r, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathUserinfo, nil)
+	r, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathUserinfo, nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return r
 }
