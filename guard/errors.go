@@ -8,7 +8,9 @@ import (
 	"time"
 )
 
-// Error codes of RFC 6750 §3.1 and of refused keys.
+// Error codes of RFC 6750 §3.1 and of refused keys. The RFC 6750 ones
+// mirror internal/oauth's, which a public package may not import
+// (DESIGN.md).
 const (
 	CodeInvalidRequest    = "invalid_request"
 	CodeInvalidToken      = "invalid_token"

@@ -13,6 +13,14 @@ import (
 	"time"
 )
 
+// Token type hints sent to the introspection endpoint (RFC 7662 §2.1), and
+// the token_type keyshift answers for a legacy key. They mirror
+// internal/oauth's, which a public package may not import (DESIGN.md).
+const (
+	tokenTypeHintAccessToken = "access_token"
+	tokenTypeHintAPIKey      = "api_key"
+)
+
 // Defaults of RemoteConfig.
 const (
 	DefaultRemoteCacheTTL = 30 * time.Second
@@ -198,7 +206,7 @@ type keyIntrospection struct {
 // introspect asks the endpoint about key. Errors never contain the key.
 func (r *Remote) introspect(ctx context.Context, key string) (KeyResult, error) {
 	var in keyIntrospection
-	if err := r.post(ctx, key, "api_key", &in); err != nil {
+	if err := r.post(ctx, key, tokenTypeHintAPIKey, &in); err != nil {
 		return KeyResult{}, fmt.Errorf("key introspection: %w", err)
 	}
 	return in.result(), nil
@@ -212,10 +220,10 @@ func (r *Remote) IntrospectToken(ctx context.Context, token string) (bool, error
 		Active    bool   `json:"active"`
 		TokenType string `json:"token_type"`
 	}
-	if err := r.post(ctx, token, "access_token", &in); err != nil {
+	if err := r.post(ctx, token, tokenTypeHintAccessToken, &in); err != nil {
 		return false, fmt.Errorf("token introspection: %w", err)
 	}
-	return in.Active && in.TokenType != "api_key", nil
+	return in.Active && in.TokenType != tokenTypeHintAPIKey, nil
 }
 
 // post sends an introspection request (RFC 7662 §2.1) and decodes the
@@ -258,7 +266,7 @@ func (in *keyIntrospection) result() KeyResult {
 		Deprecation: time.Time(in.Deprecation), Sunset: time.Time(in.Sunset), MigrationGuideURL: in.Guide,
 	}
 	switch {
-	case in.Active && (in.TokenType != "api_key" || (in.Decision != "" && in.Decision != DecisionAccepted)):
+	case in.Active && (in.TokenType != tokenTypeHintAPIKey || (in.Decision != "" && in.Decision != DecisionAccepted)):
 		return KeyResult{Decision: DecisionUnknown}
 	case in.Active:
 		res.Decision = DecisionAccepted

@@ -92,7 +92,7 @@ func (c fileCache) read() (*Token, error) {
 	if e.Version != cacheVersion || e.Key != c.key || e.AccessToken == "" || !e.Expiry.After(e.IssuedAt) {
 		return nil, nil
 	}
-	return &Token{AccessToken: e.AccessToken, TokenType: "Bearer", IssuedAt: e.IssuedAt, Expiry: e.Expiry,
+	return &Token{AccessToken: e.AccessToken, TokenType: tokenTypeBearer, IssuedAt: e.IssuedAt, Expiry: e.Expiry,
 		Scopes: e.Scopes, FromCache: true}, nil
 }
 

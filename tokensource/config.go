@@ -15,7 +15,8 @@ import (
 // (RFC 8414 token_endpoint_auth_method values).
 type AuthMethod string
 
-// The client authentication methods a Source supports.
+// The client authentication methods a Source supports. They mirror
+// internal/oauth's, which a public package may not import (DESIGN.md).
 const (
 	// AuthClientSecretBasic sends id and secret in an HTTP Basic header
 	// (RFC 6749 §2.3.1). The default.

@@ -38,8 +38,8 @@ const (
 // Sentinel errors, one per Kind: errors.Is(err, ErrInvalidClient) is true for
 // an *Error of KindInvalidClient.
 var (
-	ErrInvalidClient = errors.New("invalid_client")
-	ErrInvalidScope  = errors.New("invalid_scope")
+	ErrInvalidClient = errors.New(codeInvalidClient)
+	ErrInvalidScope  = errors.New(codeInvalidScope)
 	ErrUnreachable   = errors.New("token endpoint unreachable")
 	ErrTLS           = errors.New("TLS failure")
 	ErrHTML          = errors.New("token endpoint returned HTML")
@@ -129,7 +129,7 @@ func (e *Error) Fix() string {
 	case KindDiscovery:
 		return "check the issuer URL: its /.well-known/oauth-authorization-server must be reachable JSON naming the same issuer"
 	case KindOAuth:
-		if e.Code == "unauthorized_client" {
+		if e.Code == codeUnauthorizedClient {
 			return "enable the client_credentials grant on the client"
 		}
 		return "see the server's error description"

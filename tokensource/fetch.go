@@ -243,7 +243,7 @@ func missingScopes(requested, granted []string) []string {
 // client authentication.
 func (s *Source) tokenRequest(ctx context.Context, meta *Metadata) (*http.Request, error) {
 	tokenURL := meta.TokenEndpoint
-	form := url.Values{"grant_type": {"client_credentials"}}
+	form := url.Values{"grant_type": {grantClientCredentials}}
 	if len(s.cfg.Scopes) > 0 {
 		form.Set("scope", strings.Join(s.cfg.Scopes, " "))
 	}
@@ -261,7 +261,7 @@ func (s *Source) tokenRequest(ctx context.Context, meta *Metadata) (*http.Reques
 			return nil, err
 		}
 		form.Set("client_id", s.cfg.ClientID)
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion_type", clientAssertionTypeJWT)
 		form.Set("client_assertion", a)
 	default:
 		secret, err := s.secret(ctx)

@@ -56,7 +56,7 @@ func parseTokenResponse(status int, header http.Header, body []byte) (tokenRespo
 	if err != nil {
 		return tokenResponse{}, &Error{Kind: KindBadResponse, Status: status, Err: err}
 	}
-	tr := tokenResponse{AccessToken: raw.AccessToken, TokenType: "Bearer", ExpiresIn: exp}
+	tr := tokenResponse{AccessToken: raw.AccessToken, TokenType: tokenTypeBearer, ExpiresIn: exp}
 	if raw.Scope != nil {
 		tr.Scope = strings.Fields(*raw.Scope)
 	}
@@ -97,11 +97,11 @@ func parseErrorResponse(status int, body []byte) *Error {
 	e.Code = truncate(raw.Error, 64)
 	e.Description = truncate(raw.Description, 300)
 	switch {
-	case raw.Error == "invalid_client":
+	case raw.Error == codeInvalidClient:
 		e.Kind = KindInvalidClient
-	case raw.Error == "invalid_scope":
+	case raw.Error == codeInvalidScope:
 		e.Kind = KindInvalidScope
-	case status >= 500 || status == http.StatusTooManyRequests || raw.Error == "temporarily_unavailable" || raw.Error == "server_error":
+	case status >= 500 || status == http.StatusTooManyRequests || raw.Error == codeTemporarilyUnavailable || raw.Error == codeServerError:
 		e.Kind = KindServer
 	default:
 		e.Kind = KindOAuth

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyshift/keyshift/internal/loadtest"
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 func newBenchCmd() *cobra.Command {
@@ -104,12 +105,12 @@ func runBench(ctx context.Context, out io.Writer, opts loadtest.Options) error {
 	// A fresh keyshift generates the next signing key of every algorithm
 	// (RSA among them) in the background just after it is ready; measure
 	// the steady state, not that one-off.
-	waitKeysSettled(ctx, "http://"+ksAddr+"/.well-known/jwks.json", 30*time.Second)
+	waitKeysSettled(ctx, "http://"+ksAddr+oauth.PathJWKS, 30*time.Second)
 
 	fmt.Fprintf(out, "client_credentials on loopback, %d keep-alive connections, %s each in alternating 1 s rounds; load generator and servers share the machine\n", opts.Concurrency, opts.Duration)
 	baseRes, ksRes, err := loadtest.Compare(ctx,
 		loadtest.Target{TokenURL: "http://" + baseAddr + "/token", ClientID: id, ClientSecret: secret},
-		loadtest.Target{TokenURL: "http://" + ksAddr + "/oauth2/token", ClientID: id, ClientSecret: secret}, opts)
+		loadtest.Target{TokenURL: "http://" + ksAddr + oauth.PathToken, ClientID: id, ClientSecret: secret}, opts)
 	if err != nil {
 		return err
 	}

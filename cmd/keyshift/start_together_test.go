@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
@@ -106,7 +107,7 @@ func startTogetherRound(t *testing.T, dsn, schema string) {
 		switch {
 		case c.ID == admin.ConsoleClientID:
 			consoles++
-		case slices.Contains(c.Scopes, admin.ScopeAdmin):
+		case slices.Contains(c.Scopes, oauth.ScopeAdmin):
 			operators++
 		}
 	}

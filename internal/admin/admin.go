@@ -22,19 +22,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
-)
-
-// Built-in scope names.
-const (
-	ScopeAdmin         = "keyshift:admin"
-	ScopeTenantAdmin   = "keyshift:tenant-admin"
-	ScopeOpenID        = "openid"
-	ScopeProfile       = "profile"
-	ScopeEmail         = "email"
-	ScopeOfflineAccess = "offline_access"
 )
 
 // Principal is the authenticated caller of an admin operation.
@@ -48,12 +39,12 @@ type Principal struct {
 
 // IsOperator reports whether p administers the whole platform.
 func (p Principal) IsOperator() bool {
-	return p.Tenant == store.PlatformTenant && slices.Contains(p.Scopes, ScopeAdmin)
+	return p.Tenant == store.PlatformTenant && slices.Contains(p.Scopes, oauth.ScopeAdmin)
 }
 
 // IsTenantAdmin reports whether p administers its own tenant (and only it).
 func (p Principal) IsTenantAdmin() bool {
-	return p.Tenant != "" && slices.Contains(p.Scopes, ScopeTenantAdmin)
+	return p.Tenant != "" && slices.Contains(p.Scopes, oauth.ScopeTenantAdmin)
 }
 
 // canSeeTenant reports whether p may see objects of tenant at all.
@@ -72,7 +63,7 @@ func (p Principal) actor() string {
 // SystemPrincipal is keyshift itself, acting as an operator during bootstrap
 // and seeding.
 func SystemPrincipal() Principal {
-	return Principal{Subject: "keyshift", Tenant: store.PlatformTenant, Scopes: []string{ScopeAdmin}}
+	return Principal{Subject: "keyshift", Tenant: store.PlatformTenant, Scopes: []string{oauth.ScopeAdmin}}
 }
 
 // Authenticator validates a bearer token presented to the admin API.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -58,7 +59,7 @@ func NewClient(baseURL, clientID, clientSecret string, scopes []string, opts ...
 	base := strings.TrimRight(baseURL, "/")
 	cfg := clientcredentials.Config{
 		ClientID: clientID, ClientSecret: clientSecret, Scopes: scopes,
-		TokenURL: base + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader,
+		TokenURL: base + oauth.PathToken, AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	if o.authInBody {
 		cfg.AuthStyle = oauth2.AuthStyleInParams

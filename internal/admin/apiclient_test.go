@@ -10,12 +10,13 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/admin/admintest"
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 func TestClient_OperatorRoundTrip(t *testing.T) {
 	s := admintest.New(t)
 	ctx := context.Background()
-	c := admin.NewClient(s.URL, s.ClientID, s.ClientSecret, []string{admin.ScopeAdmin})
+	c := admin.NewClient(s.URL, s.ClientID, s.ClientSecret, []string{oauth.ScopeAdmin})
 
 	tn, err := c.CreateTenant(ctx, admin.CreateTenantRequest{ID: "acme", Name: "Acme Corp"})
 	if err != nil || tn.ID != "acme" {
@@ -24,7 +25,7 @@ func TestClient_OperatorRoundTrip(t *testing.T) {
 	if _, err := c.PutScope(ctx, "core.invoice.read", admin.PutScopeRequest{Description: "Read invoices", Permissions: []string{"invoices:read"}}); err != nil {
 		t.Fatalf("put scope: %v", err)
 	}
-	cl, err := c.CreateClient(ctx, "acme", admin.CreateClientRequest{Name: "ERP", Scopes: []string{"core.invoice.read", admin.ScopeTenantAdmin}})
+	cl, err := c.CreateClient(ctx, "acme", admin.CreateClientRequest{Name: "ERP", Scopes: []string{"core.invoice.read", oauth.ScopeTenantAdmin}})
 	if err != nil || cl.ClientSecret == "" {
 		t.Fatalf("create client: %+v, %v", cl, err)
 	}
@@ -89,11 +90,11 @@ func TestClient_TenantAdminToken_SeesOnlyOwnTenant(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ta, err := op.CreateClient(ctx, "acme", admin.CreateClientRequest{Name: "acme admin", Scopes: []string{admin.ScopeTenantAdmin}})
+	ta, err := op.CreateClient(ctx, "acme", admin.CreateClientRequest{Name: "acme admin", Scopes: []string{oauth.ScopeTenantAdmin}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := admin.NewClient(s.URL, ta.ClientID, ta.ClientSecret, []string{admin.ScopeTenantAdmin})
+	c := admin.NewClient(s.URL, ta.ClientID, ta.ClientSecret, []string{oauth.ScopeTenantAdmin})
 	var ts []string
 	deadline := time.Now().Add(3 * time.Second) // the token endpoint learns of new clients through the change feed
 	for {

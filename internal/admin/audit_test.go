@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -159,7 +160,7 @@ func TestBootstrap_Idempotent(t *testing.T) {
 	if err != nil || created {
 		t.Fatalf("second bootstrap: created=%v err=%v", created, err)
 	}
-	n := e.auditCount(t, "scope.create", ScopeAdmin)
+	n := e.auditCount(t, "scope.create", oauth.ScopeAdmin)
 	if n != 1 {
 		t.Errorf("keyshift:admin created %d times", n)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -121,7 +122,7 @@ func EnsureOperator(ctx context.Context, st store.Store, now func() time.Time) (
 	p := SystemPrincipal()
 	req, err := validateClientCreate(CreateClientRequest{
 		Name:    "keyshift operator",
-		Scopes:  []string{ScopeAdmin},
+		Scopes:  []string{oauth.ScopeAdmin},
 		Contact: store.Contact{Login: "operator"},
 	})
 	if err != nil {
@@ -139,7 +140,7 @@ func EnsureOperator(ctx context.Context, st store.Store, now func() time.Time) (
 			return fmt.Errorf("list platform clients: %w", err)
 		}
 		for _, c := range clients {
-			if c.ID != ConsoleClientID && slices.Contains(c.Scopes, ScopeAdmin) {
+			if c.ID != ConsoleClientID && slices.Contains(c.Scopes, oauth.ScopeAdmin) {
 				return nil
 			}
 		}
@@ -174,11 +175,11 @@ func EnsureConsoleClient(ctx context.Context, st store.Store, issuer string, now
 	p := SystemPrincipal()
 	want := store.Client{
 		ID: ConsoleClientID, Tenant: store.PlatformTenant, Name: "keyshift console",
-		GrantTypes:             []string{GrantAuthorizationCode},
-		Scopes:                 []string{ScopeAdmin, ScopeTenantAdmin},
+		GrantTypes:             []string{oauth.GrantAuthorizationCode},
+		Scopes:                 []string{oauth.ScopeAdmin, oauth.ScopeTenantAdmin},
 		RedirectURIs:           []string{issuer + ConsoleRedirectPath},
 		PostLogoutRedirectURIs: []string{issuer + "/console/"},
-		AuthMethod:             "none", Status: store.StatusActive,
+		AuthMethod:             oauth.AuthNone, Status: store.StatusActive,
 	}
 	upToDate := func(cur store.Client) bool {
 		return slices.Equal(cur.RedirectURIs, want.RedirectURIs) && slices.Equal(cur.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs)

@@ -11,19 +11,12 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
 // Client field values the API accepts.
 const (
-	GrantClientCredentials  = "client_credentials"
-	GrantAuthorizationCode  = "authorization_code"
-	GrantRefreshToken       = "refresh_token"
-	GrantDeviceCode         = "urn:ietf:params:oauth:grant-type:device_code"
-	AuthClientSecretBasic   = "client_secret_basic"
-	AuthClientSecretPost    = "client_secret_post"
-	AuthPrivateKeyJWT       = "private_key_jwt"
-	AuthNone                = "none"
 	DefaultAccessTokenTTL   = 24 * time.Hour
 	MinAccessTokenTTL       = 5 * time.Minute
 	clientIDPrefix          = "ksc_"
@@ -34,19 +27,9 @@ const (
 	minAccessTokenTTLSecond = int(MinAccessTokenTTL / time.Second)
 )
 
-var (
-	grantTypes  = []string{GrantClientCredentials, GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode}
-	authMethods = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthNone}
-	// idTokenAlgs are the ID token algorithms a client may ask for; ""
-	// means RS256, the OpenID Connect default.
-	idTokenAlgs = []string{"RS256", "ES256", "EdDSA"}
-)
-
-// usesSecret reports whether clients of auth method m hold client secrets;
-// "" is client_secret_basic, the RFC 7591 default.
-func usesSecret(m string) bool {
-	return m == "" || m == AuthClientSecretBasic || m == AuthClientSecretPost
-}
+// idTokenAlgs are the ID token algorithms a client may ask for; "" means
+// RS256, the OpenID Connect default.
+var idTokenAlgs = []string{"RS256", "ES256", "EdDSA"}
 
 // CreateClientRequest is the body of POST /admin/v1/tenants/{tenant}/clients.
 type CreateClientRequest struct {
@@ -200,7 +183,7 @@ func newClientRecord(tenant string, req CreateClientRequest, now time.Time) (str
 		PostLogoutRedirectURIs: req.PostLogoutRedirectURIs,
 		Status:                 store.StatusActive, CreatedAt: now, UpdatedAt: now,
 	}
-	if !usesSecret(c.AuthMethod) {
+	if !oauth.UsesSecret(c.AuthMethod) {
 		return "", c
 	}
 	secret, cs := newSecret(now)
@@ -246,10 +229,10 @@ func emptyAsNil(list []string) any {
 // no store; the catalogue and login checks happen in the transaction.
 func validateClientCreate(req CreateClientRequest) (CreateClientRequest, error) {
 	if len(req.GrantTypes) == 0 {
-		req.GrantTypes = []string{GrantClientCredentials}
+		req.GrantTypes = []string{oauth.GrantClientCredentials}
 	}
 	if req.AuthMethod == "" {
-		req.AuthMethod = AuthClientSecretBasic
+		req.AuthMethod = oauth.AuthClientSecretBasic
 	}
 	if req.AccessTokenTTLSeconds == 0 {
 		req.AccessTokenTTLSeconds = maxAccessTokenTTLSecond
@@ -329,7 +312,7 @@ func getTenantClient(ctx context.Context, r store.Reader, p Principal, tenant, i
 // guardOperatorClient refuses a change to a client holding keyshift:admin by
 // anyone but an operator: rotating its secret would hand out operator rights.
 func guardOperatorClient(p Principal, c store.Client) error {
-	if slices.Contains(c.Scopes, ScopeAdmin) && !p.IsOperator() {
+	if slices.Contains(c.Scopes, oauth.ScopeAdmin) && !p.IsOperator() {
 		return errForbidden("only operators change clients that hold keyshift:admin")
 	}
 	return nil
@@ -455,11 +438,11 @@ func applyClientUpdate(c *store.Client, req UpdateClientRequest) int {
 		if c.JWKSURI != "" {
 			c.JWKS = nil
 		}
-	case c.AuthMethod != AuthPrivateKeyJWT:
+	case c.AuthMethod != oauth.AuthPrivateKeyJWT:
 		c.JWKS, c.JWKSURI = nil, ""
 	}
 	dropped := 0
-	if !usesSecret(c.AuthMethod) {
+	if !oauth.UsesSecret(c.AuthMethod) {
 		dropped, c.Secrets = len(c.Secrets), nil
 	}
 	if req.GrantTypes != nil {
@@ -559,11 +542,11 @@ func (a *API) checkGrantable(ctx context.Context, tx store.Tx, p Principal, tena
 		switch {
 		case !known[s]:
 			v.add(field, fmt.Sprintf("unknown scope %q", s))
-		case s == ScopeAdmin && tenant != store.PlatformTenant:
+		case s == oauth.ScopeAdmin && tenant != store.PlatformTenant:
 			v.add(field, "keyshift:admin is only for clients of the platform tenant")
-		case s == ScopeAdmin && !p.IsOperator():
+		case s == oauth.ScopeAdmin && !p.IsOperator():
 			v.add(field, "only operators grant keyshift:admin")
-		case s == ScopeTenantAdmin && !p.canSeeTenant(tenant):
+		case s == oauth.ScopeTenantAdmin && !p.canSeeTenant(tenant):
 			v.add(field, "only operators and admins of this tenant grant keyshift:tenant-admin")
 		}
 	}

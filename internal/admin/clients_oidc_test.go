@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -183,7 +184,7 @@ func TestCreateClient_KeyAndPublicClients_NoSecret(t *testing.T) {
 func TestCreateClient_JWKSShownAndStoredCompact(t *testing.T) {
 	e := newEnv(t)
 	set := "{ \"keys\" : [ " + jwk(t, "ed", "") + " ] }"
-	c := e.mustCreateClient(t, "acme", CreateClientRequest{AuthMethod: AuthPrivateKeyJWT, JWKS: json.RawMessage(set)})
+	c := e.mustCreateClient(t, "acme", CreateClientRequest{AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: json.RawMessage(set)})
 	stored, _ := e.st.GetClient(context.Background(), c.ClientID)
 	if strings.Contains(string(stored.JWKS), " ") || !json.Valid(stored.JWKS) {
 		t.Errorf("stored jwks = %s", stored.JWKS)
@@ -191,7 +192,7 @@ func TestCreateClient_JWKSShownAndStoredCompact(t *testing.T) {
 	r := e.call(t, tokAcme, http.MethodGet, "/admin/v1/tenants/acme/clients/"+c.ClientID, nil)
 	var v ClientView
 	r.decode(t, &v)
-	if string(v.JWKS) != string(stored.JWKS) || v.AuthMethod != AuthPrivateKeyJWT {
+	if string(v.JWKS) != string(stored.JWKS) || v.AuthMethod != oauth.AuthPrivateKeyJWT {
 		t.Errorf("view = %+v", v)
 	}
 }
@@ -200,8 +201,8 @@ func TestUpdateClient_OIDCFields(t *testing.T) {
 	ecSet := jwksJSON(jwk(t, "ec", "k1"))
 	edSet := jwksJSON(jwk(t, "ed", "k2"))
 	secretClient := CreateClientRequest{}
-	keyClient := CreateClientRequest{AuthMethod: AuthPrivateKeyJWT, JWKS: json.RawMessage(ecSet)}
-	uriClient := CreateClientRequest{AuthMethod: AuthPrivateKeyJWT, JWKSURI: "https://app.example/jwks.json"}
+	keyClient := CreateClientRequest{AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: json.RawMessage(ecSet)}
+	uriClient := CreateClientRequest{AuthMethod: oauth.AuthPrivateKeyJWT, JWKSURI: "https://app.example/jwks.json"}
 	tests := []struct {
 		name       string
 		start      CreateClientRequest
@@ -211,14 +212,14 @@ func TestUpdateClient_OIDCFields(t *testing.T) {
 		check      func(t *testing.T, c store.Client)
 	}{
 		{"to private_key_jwt drops secrets", secretClient, `{"token_endpoint_auth_method":"private_key_jwt","jwks":` + ecSet + `}`, 200, "", func(t *testing.T, c store.Client) {
-			if c.AuthMethod != AuthPrivateKeyJWT || len(c.Secrets) != 0 || len(c.JWKS) == 0 {
+			if c.AuthMethod != oauth.AuthPrivateKeyJWT || len(c.Secrets) != 0 || len(c.JWKS) == 0 {
 				t.Errorf("client = %+v", c)
 			}
 		}},
 		{"to private_key_jwt without keys", secretClient, `{"token_endpoint_auth_method":"private_key_jwt"}`, 400, "jwks", nil},
 		{"to none keeping client_credentials", secretClient, `{"token_endpoint_auth_method":"none"}`, 400, "grant_types", nil},
 		{"to public code client", secretClient, `{"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"redirect_uris":["http://127.0.0.1:9000/cb"]}`, 200, "", func(t *testing.T, c store.Client) {
-			if c.AuthMethod != AuthNone || len(c.Secrets) != 0 || !slices.Equal(c.GrantTypes, []string{"authorization_code", "refresh_token"}) {
+			if c.AuthMethod != oauth.AuthNone || len(c.Secrets) != 0 || !slices.Equal(c.GrantTypes, []string{"authorization_code", "refresh_token"}) {
 				t.Errorf("client = %+v", c)
 			}
 		}},
@@ -248,7 +249,7 @@ func TestUpdateClient_OIDCFields(t *testing.T) {
 		}},
 		{"clearing the only keys", uriClient, `{"jwks_uri":""}`, 400, "jwks", nil},
 		{"key client back to secrets clears keys", keyClient, `{"token_endpoint_auth_method":"client_secret_post"}`, 200, "", func(t *testing.T, c store.Client) {
-			if c.AuthMethod != AuthClientSecretPost || len(c.JWKS) != 0 || c.JWKSURI != "" || len(c.Secrets) != 0 {
+			if c.AuthMethod != oauth.AuthClientSecretPost || len(c.JWKS) != 0 || c.JWKSURI != "" || len(c.Secrets) != 0 {
 				t.Errorf("client = %+v", c)
 			}
 		}},
@@ -418,7 +419,7 @@ func FuzzCheckJWKS(f *testing.F) {
 			t.Fatalf("accepted %q", s)
 		}
 		for _, k := range set.Keys {
-			for _, m := range jwkPrivateMembers {
+			for _, m := range oauth.PrivateJWKMembers() {
 				if _, ok := k[m]; ok {
 					t.Fatalf("accepted a private member %q in %q", m, s)
 				}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -261,7 +262,7 @@ func TestClientPaths_ClientOfOtherTenant_404(t *testing.T) {
 
 func TestOperatorClient_PlatformTenantAdminCannotTakeOver(t *testing.T) {
 	e := newEnv(t)
-	ops := e.mustCreateClient(t, "platform", CreateClientRequest{Scopes: []string{ScopeAdmin}})
+	ops := e.mustCreateClient(t, "platform", CreateClientRequest{Scopes: []string{oauth.ScopeAdmin}})
 	base := "/admin/v1/tenants/platform/clients/" + ops.ClientID
 	tests := []struct{ method, path, body string }{
 		{http.MethodPost, base + "/secrets", ""},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
@@ -22,11 +23,11 @@ import (
 
 // Principals the tests act as, and the bearer tokens that name them.
 var (
-	operator    = Principal{Subject: "ksc_operator", ClientID: "ksc_operator", Tenant: store.PlatformTenant, Scopes: []string{ScopeAdmin}}
-	acmeAdmin   = Principal{Subject: "ksc_acmeadmin", ClientID: "ksc_acmeadmin", Tenant: "acme", Scopes: []string{ScopeTenantAdmin}}
-	globexAdmin = Principal{Subject: "ksc_globexadmin", ClientID: "ksc_globexadmin", Tenant: "globex", Scopes: []string{ScopeTenantAdmin}}
+	operator    = Principal{Subject: "ksc_operator", ClientID: "ksc_operator", Tenant: store.PlatformTenant, Scopes: []string{oauth.ScopeAdmin}}
+	acmeAdmin   = Principal{Subject: "ksc_acmeadmin", ClientID: "ksc_acmeadmin", Tenant: "acme", Scopes: []string{oauth.ScopeTenantAdmin}}
+	globexAdmin = Principal{Subject: "ksc_globexadmin", ClientID: "ksc_globexadmin", Tenant: "globex", Scopes: []string{oauth.ScopeTenantAdmin}}
 	// platformAdmin is a tenant admin of the platform tenant: not an operator.
-	platformAdmin = Principal{Subject: "ksc_platadmin", ClientID: "ksc_platadmin", Tenant: store.PlatformTenant, Scopes: []string{ScopeTenantAdmin}}
+	platformAdmin = Principal{Subject: "ksc_platadmin", ClientID: "ksc_platadmin", Tenant: store.PlatformTenant, Scopes: []string{oauth.ScopeTenantAdmin}}
 	acmeReader    = Principal{Subject: "ksc_reader", ClientID: "ksc_reader", Tenant: "acme", Scopes: []string{"core.invoice.read"}}
 )
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/keyshift/keyshift/internal/clientip"
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // handlerFunc is an admin handler: it gets the authenticated principal and
@@ -112,7 +113,7 @@ func (a *API) wrap(h handlerFunc) http.Handler {
 			return
 		}
 		if !p.IsOperator() && !p.IsTenantAdmin() {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="keyshift", error="insufficient_scope", scope="keyshift:admin keyshift:tenant-admin"`)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="keyshift", error="`+oauth.CodeInsufficientScope+`", scope="`+oauth.ScopeAdmin+" "+oauth.ScopeTenantAdmin+`"`)
 			writeProblem(w, errForbidden("the token has neither keyshift:admin nor keyshift:tenant-admin"))
 			return
 		}
@@ -137,7 +138,7 @@ func (a *API) authenticate(r *http.Request) (Principal, *Problem) {
 		// helps an attacker more than an integrator.
 		a.log.InfoContext(r.Context(), "admin: token rejected", "remote", clientip.From(r), "err", err)
 		prob := newProblem(http.StatusUnauthorized, "unauthorized", "Unauthorized", "the bearer token is invalid, expired or revoked")
-		return Principal{}, withChallenge(prob, challenge+`, error="invalid_token"`)
+		return Principal{}, withChallenge(prob, challenge+`, error="`+oauth.CodeInvalidToken+`"`)
 	}
 	p.RemoteAddr = clientip.From(r)
 	return p, nil

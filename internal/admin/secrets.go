@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -64,7 +65,7 @@ func (a *API) RotateClientSecret(ctx context.Context, p Principal, tenant, id st
 		if err := guardOperatorClient(p, c); err != nil {
 			return err
 		}
-		if !usesSecret(c.AuthMethod) {
+		if !oauth.UsesSecret(c.AuthMethod) {
 			return errConflict("Client has no secret", fmt.Sprintf("the client authenticates with %s, not a secret; change its token_endpoint_auth_method first", c.AuthMethod))
 		}
 		err = tx.UpdateClient(ctx, id, func(c store.Client) (store.Client, error) {

@@ -12,23 +12,13 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-// TimelineSetting is the name of the settings document holding the sunset
-// timeline, as JSON of apikey.Timeline.
-const TimelineSetting = "timeline"
-
-// loadTimeline reads the stored timeline; none stored is the empty timeline
-// (no milestone: keys are accepted and may be created).
+// loadTimeline reads the stored timeline with apikey's loader (apikey owns
+// the setting) and normalizes it as the API shows it; none stored is the
+// empty timeline (no milestone: keys are accepted and may be created).
 func loadTimeline(ctx context.Context, r store.Reader) (apikey.Timeline, error) {
-	raw, err := r.GetSetting(ctx, TimelineSetting)
-	if errors.Is(err, store.ErrNotFound) {
-		return apikey.Timeline{}.Normalized(), nil
-	}
+	t, err := apikey.LoadTimeline(ctx, r)
 	if err != nil {
-		return apikey.Timeline{}, fmt.Errorf("load timeline: %w", err)
-	}
-	var t apikey.Timeline
-	if err := json.Unmarshal(raw, &t); err != nil {
-		return apikey.Timeline{}, fmt.Errorf("decode stored timeline: %w", err)
+		return apikey.Timeline{}, err
 	}
 	return t.Normalized(), nil
 }
@@ -62,11 +52,11 @@ func (a *API) PutTimeline(ctx context.Context, p Principal, t apikey.Timeline) (
 		if err != nil {
 			return fmt.Errorf("encode timeline: %w", err)
 		}
-		if err := tx.PutSetting(ctx, TimelineSetting, raw); err != nil {
+		if err := tx.PutSetting(ctx, apikey.SettingTimeline, raw); err != nil {
 			return err
 		}
 		out = n
-		return tx.AppendAudit(ctx, a.audit(p, "", "timeline.update", "setting", TimelineSetting, timelineDetails(n)))
+		return tx.AppendAudit(ctx, a.audit(p, "", "timeline.update", "setting", apikey.SettingTimeline, timelineDetails(n)))
 	})
 	if err != nil {
 		return apikey.Timeline{}, fmt.Errorf("put timeline: %w", err)

@@ -26,7 +26,7 @@ func TestTimeline_EmptyUntilSet_TenantAdminsRead_OperatorsWrite(t *testing.T) {
 			t.Errorf("PUT as %s: %d %s", tok, r.status, r.body)
 		}
 	}
-	if _, err := e.st.GetSetting(context.Background(), TimelineSetting); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.st.GetSetting(context.Background(), apikey.SettingTimeline); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("timeline stored after refused PUTs: %v", err)
 	}
 	if r := e.call(t, tokOperator, "PUT", "/admin/v1/timeline", body); r.status != http.StatusOK {
@@ -37,7 +37,7 @@ func TestTimeline_EmptyUntilSet_TenantAdminsRead_OperatorsWrite(t *testing.T) {
 	if got.KeysOffAt == nil || !got.KeysOffAt.Equal(*tp("2027-06-01T00:00:00Z")) {
 		t.Errorf("timeline = %+v", got)
 	}
-	if n := e.auditCount(t, "timeline.update", TimelineSetting); n != 1 {
+	if n := e.auditCount(t, "timeline.update", apikey.SettingTimeline); n != 1 {
 		t.Errorf("audit events = %d, want 1", n)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/weburl"
 )
@@ -43,12 +44,12 @@ const (
 
 // builtinScopes are the scopes Bootstrap creates; they cannot be edited.
 var builtinScopes = []struct{ name, description string }{
-	{ScopeOpenID, "Sign in with OpenID Connect"},
-	{ScopeProfile, "Read the user's name and profile"},
-	{ScopeEmail, "Read the user's email address"},
-	{ScopeOfflineAccess, "Stay signed in with a refresh token"},
-	{ScopeAdmin, "Administer keyshift: every tenant, the scope catalogue and the signing keys"},
-	{ScopeTenantAdmin, "Administer the client's own tenant"},
+	{oauth.ScopeOpenID, "Sign in with OpenID Connect"},
+	{oauth.ScopeProfile, "Read the user's name and profile"},
+	{oauth.ScopeEmail, "Read the user's email address"},
+	{oauth.ScopeOfflineAccess, "Stay signed in with a refresh token"},
+	{oauth.ScopeAdmin, "Administer keyshift: every tenant, the scope catalogue and the signing keys"},
+	{oauth.ScopeTenantAdmin, "Administer the client's own tenant"},
 }
 
 func isBuiltinScope(name string) bool {
@@ -169,9 +170,10 @@ func checkGrantTypes(v *validation, gts []string) {
 	if len(gts) == 0 {
 		v.add("grant_types", "at least one grant type is required")
 	}
+	known := oauth.GrantTypes()
 	for i, g := range gts {
-		if !slices.Contains(grantTypes, g) {
-			v.add(fmt.Sprintf("grant_types[%d]", i), "must be one of "+strings.Join(grantTypes, ", "))
+		if !slices.Contains(known, g) {
+			v.add(fmt.Sprintf("grant_types[%d]", i), "must be one of "+strings.Join(known, ", "))
 		}
 	}
 	if hasDuplicates(gts) {
@@ -180,8 +182,8 @@ func checkGrantTypes(v *validation, gts []string) {
 }
 
 func checkAuthMethod(v *validation, m string) {
-	if !slices.Contains(authMethods, m) {
-		v.add("token_endpoint_auth_method", "must be one of "+strings.Join(authMethods, ", "))
+	if known := oauth.AuthMethods(); !slices.Contains(known, m) {
+		v.add("token_endpoint_auth_method", "must be one of "+strings.Join(known, ", "))
 	}
 }
 
@@ -216,24 +218,24 @@ func checkURIList(v *validation, field string, uris []string) {
 func checkClientShape(c store.Client) error {
 	var v validation
 	switch c.AuthMethod {
-	case AuthNone:
+	case oauth.AuthNone:
 		// A public client proves nothing, so it cannot act for itself.
-		if slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		if slices.Contains(c.GrantTypes, oauth.GrantClientCredentials) {
 			v.add("grant_types", `a public client ("none") cannot use client_credentials`)
 		}
-	case AuthPrivateKeyJWT:
+	case oauth.AuthPrivateKeyJWT:
 		if (len(c.JWKS) > 0) == (c.JWKSURI != "") {
 			v.add("jwks", "a private_key_jwt client needs exactly one of jwks and jwks_uri")
 		}
 	}
-	if c.AuthMethod != AuthPrivateKeyJWT && (len(c.JWKS) > 0 || c.JWKSURI != "") {
+	if c.AuthMethod != oauth.AuthPrivateKeyJWT && (len(c.JWKS) > 0 || c.JWKSURI != "") {
 		v.add("jwks", "jwks and jwks_uri are only for private_key_jwt clients")
 	}
-	if slices.Contains(c.GrantTypes, GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+	if slices.Contains(c.GrantTypes, oauth.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		v.add("redirect_uris", "at least one redirect URI is required for authorization_code")
 	}
-	if slices.Contains(c.GrantTypes, GrantRefreshToken) &&
-		!slices.Contains(c.GrantTypes, GrantAuthorizationCode) && !slices.Contains(c.GrantTypes, GrantDeviceCode) {
+	if slices.Contains(c.GrantTypes, oauth.GrantRefreshToken) &&
+		!slices.Contains(c.GrantTypes, oauth.GrantAuthorizationCode) && !slices.Contains(c.GrantTypes, oauth.GrantDeviceCode) {
 		v.add("grant_types", "refresh_token needs authorization_code or device_code, the grants that issue refresh tokens")
 	}
 	return v.err()
@@ -280,10 +282,6 @@ const (
 	maxJWKSKeys  = 10
 	minRSABits   = 2048
 )
-
-// jwkPrivateMembers carry private or symmetric key material (RFC 7518
-// §6.2.2, §6.3.2, §6.4; RFC 8037 §2): a client registers public keys only.
-var jwkPrivateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"}
 
 // jwkAlgs are the JWS algorithms keyshift verifies client assertions with,
 // by key type.
@@ -336,10 +334,8 @@ func checkJWKS(v *validation, raw []byte) []byte {
 
 // checkJWK validates one key of a client's set; "" when it is fine.
 func checkJWK(m map[string]json.RawMessage) string {
-	for _, name := range jwkPrivateMembers {
-		if _, ok := m[name]; ok {
-			return fmt.Sprintf("must be a public key: remove the private member %q", name)
-		}
+	if name := oauth.PrivateJWKMember(m); name != "" {
+		return fmt.Sprintf("must be a public key: remove the private member %q", name)
 	}
 	var meta struct {
 		Kty, Kid, Alg, Use string

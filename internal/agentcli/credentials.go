@@ -14,6 +14,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/tokensource"
 )
@@ -164,7 +165,7 @@ func tokenCheck(ctx context.Context, src *tokensource.Source) (*tokensource.Toke
 	if err != nil {
 		c := check{Name: "token", Status: "fail", Detail: err.Error(), Fix: tokenFix(err)}
 		if errors.Is(err, tokensource.ErrInvalidClient) {
-			c.Code = "invalid_client"
+			c.Code = oauth.CodeInvalidClient
 		}
 		return nil, c
 	}
@@ -349,7 +350,7 @@ func CheckCredentialsKnowing(ctx context.Context, issuer, clientID, secret strin
 		return out
 	}
 	for i, c := range out {
-		if c.Name == "token" && c.Code == "invalid_client" {
+		if c.Name == "token" && c.Code == oauth.CodeInvalidClient {
 			out[i] = explainInvalidClient(ctx, c, clientID, status)
 		}
 	}

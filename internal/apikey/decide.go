@@ -16,7 +16,7 @@ const (
 )
 
 // Reasons are constant sentences, so that Decide does not allocate; the dates
-// travel in the Decision's fields and RefusalBody adds them to the text.
+// travel in the Decision's fields and Result.Description adds them to the text.
 const (
 	reasonAccepted           = "The API key is accepted."
 	reasonAcceptedDeprecated = "The API key is accepted, but API keys are deprecated: move this integration to an OAuth 2.0 client."

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -249,6 +250,33 @@ func BenchmarkDecide(b *testing.B) {
 				_ = Decide(tl, c.tenant, c.key, c.now)
 			}
 			reportCPU(b, cpu)
+		})
+	}
+}
+
+func TestResult_Description_AddsTheDates(t *testing.T) {
+	tl := referenceTimeline()
+	tests := []struct {
+		name    string
+		d       Decision
+		descHas []string
+	}{
+		{"sunset", Decide(tl, acme, tenantKey("acme"), tKeysOff),
+			[]string{"OAuth 2.0 client", "stopped being accepted at 2026-07-01T00:00:00Z"}},
+		{"brownout says when it ends and when keys go for good", Decide(tl, acme, tenantKey("acme"), tGlobalBrownStart),
+			[]string{"brownout ends at 2026-05-12T17:00:00Z", "for good at 2026-07-01T00:00:00Z"}},
+		{"disabled platform key", Decision{Code: CodeDisabled, Reason: reasonDisabled}, []string{"disabled"}},
+		{"unknown key", Unknown(), []string{"not known"}},
+		{"no reason", Decision{Code: CodeDisabled}, []string{"The API key is refused."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			desc := Result{Decision: tt.d}.Description()
+			for _, s := range tt.descHas {
+				if !strings.Contains(desc, s) {
+					t.Errorf("Description() = %q, lacks %q", desc, s)
+				}
+			}
 		})
 	}
 }

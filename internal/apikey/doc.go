@@ -1,6 +1,7 @@
 // Package apikey is the storage-independent core of keyshift's legacy API
 // keys: their format and hashing, the domain records (Key, Timeline), the
-// sunset decision, the response signals that go with it, and in-memory usage
+// sunset decision and the explanation that goes with it (the guard renders its
+// Deprecation, Sunset and Link headers), and in-memory usage
 // counting.
 //
 // The package follows "functional core, imperative shell": Decide,

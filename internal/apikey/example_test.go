@@ -2,7 +2,6 @@ package apikey_test
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/apikey"
@@ -13,8 +12,9 @@ func date(s string) *time.Time {
 	return &t
 }
 
-// The guard's path for a legacy key: parse the header, look the key up by
-// hash (not shown), decide, send the signals or the refusal, count the use.
+// The path of a legacy key: parse the header, look the key up by
+// hash (not shown), decide; the guard renders the signals and the refusal
+// from the decision.
 func ExampleDecide() {
 	tl := apikey.Timeline{
 		DeprecatedAt: date("2026-03-01"),
@@ -26,17 +26,15 @@ func ExampleDecide() {
 
 	for _, now := range []string{"2026-05-01", "2026-07-01"} {
 		d := apikey.Decide(tl, acme, key, *date(now))
-		h := make(http.Header)
-		apikey.SetHeaders(h, d, "https://docs.example.com/oauth")
-		fmt.Println(now, d.Code, h.Get("Sunset"))
+		fmt.Println(now, d.Code, d.Sunset.Format(time.DateOnly))
 		if !d.Accepted {
-			fmt.Println(string(apikey.RefusalBody(d, "https://docs.example.com/oauth")))
+			fmt.Println(apikey.Result{Decision: d}.Description())
 		}
 	}
 	// Output:
-	// 2026-05-01 accepted Wed, 01 Jul 2026 00:00:00 GMT
-	// 2026-07-01 api_key_sunset Wed, 01 Jul 2026 00:00:00 GMT
-	// {"error":"api_key_sunset","error_description":"API keys are no longer accepted for this tenant: use an OAuth 2.0 client. They stopped being accepted at 2026-07-01T00:00:00Z.","sunset":"2026-07-01T00:00:00Z","migration_guide_url":"https://docs.example.com/oauth"}
+	// 2026-05-01 accepted 2026-07-01
+	// 2026-07-01 api_key_sunset 2026-07-01
+	// API keys are no longer accepted for this tenant: use an OAuth 2.0 client. They stopped being accepted at 2026-07-01T00:00:00Z.
 }
 
 func ExampleTimeline_Validate() {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,10 +102,23 @@ type Result struct {
 
 // Description explains the decision to the key's user, with the dates that
 // make it actionable (the error_description of a refusal).
-func (r Result) Description() string { return describe(r.Decision) }
-
-// Headers writes the deprecation signals of the result into h.
-func (r Result) Headers(h http.Header) { SetHeaders(h, r.Decision, r.GuideURL) }
+func (r Result) Description() string {
+	d := r.Decision
+	s := d.Reason
+	if s == "" {
+		s = "The API key is refused."
+	}
+	switch {
+	case d.Code == CodeBrownout && d.BrownoutEnd != nil:
+		s += " The brownout ends at " + d.BrownoutEnd.UTC().Format(time.RFC3339) + "."
+		if d.Sunset != nil {
+			s += " API keys stop working for good at " + d.Sunset.UTC().Format(time.RFC3339) + "."
+		}
+	case d.Code == CodeSunset && d.Sunset != nil:
+		s += " They stopped being accepted at " + d.Sunset.UTC().Format(time.RFC3339) + "."
+	}
+	return s
+}
 
 // Service checks legacy keys on the request path: lookup by hash through a
 // bounded cache, the timeline decision and in-memory usage counting, flushed

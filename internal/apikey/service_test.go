@@ -3,7 +3,6 @@ package apikey
 import (
 	"fmt"
 	"maps"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -117,10 +116,8 @@ func TestService_SignalsAndGuideURL(t *testing.T) {
 	e.eventually("timeline loaded", func() bool { return e.svc.timeline.Load().KeysOffAt != nil })
 	e.clock.Set(tKeysOff)
 	r := e.check(secret)
-	h := http.Header{}
-	r.Headers(h)
-	if h.Get("Sunset") != "Wed, 01 Jul 2026 00:00:00 GMT" || h.Get("Deprecation") != "@1772323200" {
-		t.Errorf("headers = %v", h)
+	if d := r.Decision; d.Sunset == nil || !d.Sunset.Equal(tKeysOff) || d.Deprecation == nil || !d.Deprecation.Equal(tDeprecated) {
+		t.Errorf("signals: deprecation %v, sunset %v; want %v, %v", d.Deprecation, d.Sunset, tDeprecated, tKeysOff)
 	}
 	if r.GuideURL != tl.MigrationGuideURL {
 		t.Errorf("guide = %q, want the timeline's", r.GuideURL)

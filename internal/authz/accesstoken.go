@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -61,7 +62,7 @@ func (s *Server) verifyToken(token string, now time.Time) (*accessClaims, error)
 	if token == "" || len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: empty or oversized", ErrInvalidToken)
 	}
-	payload, _, err := s.signer.Verify(token, TokenTypeAccessJWT)
+	payload, _, err := s.signer.Verify(token, oauth.TokenTypeAccessJWT)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyshift/keyshift/internal/authz/authztest"
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Helpers of the tests of the flows for people (rfc9700_test.go,
@@ -34,7 +35,7 @@ func authParams(id, redirect, scope string, p pkcePair) url.Values {
 	}
 }
 
-func (e *env) authURL(v url.Values) string { return e.ts.URL + PathAuthorize + "?" + v.Encode() }
+func (e *env) authURL(v url.Values) string { return e.ts.URL + oauth.PathAuthorize + "?" + v.Encode() }
 
 // newBrowserFrom is a browser whose connections come from ip (any address
 // of 127.0.0.0/8 works on Linux), for the per-address limiter.
@@ -59,7 +60,7 @@ func isConsentPage(p page) bool { return p.status == http.StatusOK && p.page().A
 func (e *env) approveAll(b *browser, v url.Values, login, pw string) url.Values {
 	e.t.Helper()
 	p := b.get(e.authURL(v))
-	if b.Landed == nil && p.url.Path == PathLogin {
+	if b.Landed == nil && p.url.Path == oauth.PathLogin {
 		p = b.signIn(p, "", login, pw)
 	}
 	if b.Landed == nil && isConsentPage(p) {
@@ -84,8 +85,8 @@ func (e *env) codeFor(b *browser, v url.Values, login, pw string) string {
 // redeem posts an authorization_code grant for c.
 func (e *env) redeem(c testClient, code, redirect, verifier string) reply {
 	e.t.Helper()
-	v := url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
-	return e.post(PathToken, &c, v)
+	v := url.Values{"grant_type": {oauth.GrantAuthorizationCode}, "code": {code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+	return e.post(oauth.PathToken, &c, v)
 }
 
 // mustRedeem redeems a code and fails the test unless tokens come back.
@@ -101,11 +102,11 @@ func (e *env) mustRedeem(c testClient, code, redirect, verifier string) reply {
 // refresh posts a refresh_token grant for c; scope "" sends none.
 func (e *env) refresh(c testClient, rt, scope string) reply {
 	e.t.Helper()
-	v := url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {rt}}
+	v := url.Values{"grant_type": {oauth.GrantRefreshToken}, "refresh_token": {rt}}
 	if scope != "" {
 		v.Set("scope", scope)
 	}
-	return e.post(PathToken, &c, v)
+	return e.post(oauth.PathToken, &c, v)
 }
 
 // personTokens runs the whole code flow for client c in a new browser

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Authorization request limits: far above what real clients send, low
@@ -18,32 +20,6 @@ const (
 	maxLoginHintLen   = 256
 	maxRedirectURILen = 2048
 	maxMaxAge         = 366 * 24 * 3600
-)
-
-// OIDC and keyshift scopes with a meaning at the authorization endpoint.
-const (
-	ScopeOpenID        = "openid"
-	ScopeProfile       = "profile"
-	ScopeEmail         = "email"
-	ScopeOfflineAccess = "offline_access"
-	ScopeTenantAdmin   = "keyshift:tenant-admin"
-)
-
-// Grant types of the flows where a person takes part.
-const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
-)
-
-// Authorization endpoint error codes (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
-const (
-	CodeAccessDenied            = "access_denied"
-	CodeUnsupportedResponseType = "unsupported_response_type"
-	CodeLoginRequired           = "login_required"
-	CodeConsentRequired         = "consent_required"
-	CodeRequestNotSupported     = "request_not_supported"
-	CodeRequestURINotSupported  = "request_uri_not_supported"
 )
 
 // prompt values (OIDC Core §3.1.2.1).
@@ -89,11 +65,11 @@ func redirectError(code, desc string) *authError {
 // each parameter at most once, clean UTF-8, bounded size.
 func parseAuthorizeParams(raw string) (form, *authError) {
 	if len(raw) > maxAuthorizeQuery {
-		return nil, pageError(CodeInvalidRequest, "the authorization request is too large")
+		return nil, pageError(oauth.CodeInvalidRequest, "the authorization request is too large")
 	}
 	f, err := parseForm(raw)
 	if err != nil {
-		return nil, pageError(CodeInvalidRequest, err.Error())
+		return nil, pageError(oauth.CodeInvalidRequest, err.Error())
 	}
 	return f, nil
 }
@@ -119,58 +95,58 @@ func parseAuthorizeRequest(f form, lookup clientLookup) (*authRequest, *clientVi
 	req := &authRequest{params: f, maxAge: -1}
 	req.clientID = f.get("client_id")
 	if req.clientID == "" {
-		return nil, nil, pageError(CodeInvalidRequest, "client_id is missing")
+		return nil, nil, pageError(oauth.CodeInvalidRequest, "client_id is missing")
 	}
 	c := lookup(req.clientID)
 	if c == nil {
-		return nil, nil, pageError(CodeInvalidRequest, "the client is unknown or disabled")
+		return nil, nil, pageError(oauth.CodeInvalidRequest, "the client is unknown or disabled")
 	}
-	if !slices.Contains(c.grantTypes, GrantAuthorizationCode) {
-		return nil, c, pageError(CodeUnauthorizedClient, "the client is not registered for the authorization code flow")
+	if !slices.Contains(c.grantTypes, oauth.GrantAuthorizationCode) {
+		return nil, c, pageError(oauth.CodeUnauthorizedClient, "the client is not registered for the authorization code flow")
 	}
 	req.redirectURI = f.get("redirect_uri")
 	if req.redirectURI == "" {
 		// OIDC requires redirect_uri and RFC 9700 §2.1 wants it compared
 		// exactly; keyshift requires it of every client.
-		return nil, c, pageError(CodeInvalidRequest, "redirect_uri is missing")
+		return nil, c, pageError(oauth.CodeInvalidRequest, "redirect_uri is missing")
 	}
 	if len(req.redirectURI) > maxRedirectURILen || !redirectURIRegistered(c.redirectURIs, req.redirectURI) {
-		return nil, c, pageError(CodeInvalidRequest, "redirect_uri is not registered for this client")
+		return nil, c, pageError(oauth.CodeInvalidRequest, "redirect_uri is not registered for this client")
 	}
 	// From here on the client gets the error at its redirect URI.
 	if len(f.get("state")) > maxStateLen {
 		// Too long to send back; drop it so the redirect stays bounded.
 		delete(f, "state")
-		return req, c, redirectError(CodeInvalidRequest, "state is too long")
+		return req, c, redirectError(oauth.CodeInvalidRequest, "state is too long")
 	}
 	req.state = f.get("state")
 	if f.has("request") {
-		return req, c, redirectError(CodeRequestNotSupported, "request objects are not supported")
+		return req, c, redirectError(oauth.CodeRequestNotSupported, "request objects are not supported")
 	}
 	if f.has("request_uri") {
-		return req, c, redirectError(CodeRequestURINotSupported, "request_uri is not supported")
+		return req, c, redirectError(oauth.CodeRequestURINotSupported, "request_uri is not supported")
 	}
-	if rt := f.get("response_type"); rt != "code" {
+	if rt := f.get("response_type"); rt != oauth.ResponseTypeCode {
 		if rt == "" {
-			return req, c, redirectError(CodeInvalidRequest, "response_type is missing")
+			return req, c, redirectError(oauth.CodeInvalidRequest, "response_type is missing")
 		}
-		return req, c, redirectError(CodeUnsupportedResponseType, "only response_type=code is supported")
+		return req, c, redirectError(oauth.CodeUnsupportedResponseType, "only response_type=code is supported")
 	}
 	if rm := f.get("response_mode"); rm != "" && rm != "query" {
-		return req, c, redirectError(CodeInvalidRequest, "only response_mode=query is supported")
+		return req, c, redirectError(oauth.CodeInvalidRequest, "only response_mode=query is supported")
 	}
 	if e := req.parsePKCE(f); e != nil {
 		return req, c, e
 	}
 	scopes, err := parseScope(f.get("scope"))
 	if err != nil {
-		return req, c, redirectError(CodeInvalidScope, err.Error())
+		return req, c, redirectError(oauth.CodeInvalidScope, err.Error())
 	}
 	if len(scopes) == 0 {
-		return req, c, redirectError(CodeInvalidScope, "scope is missing")
+		return req, c, redirectError(oauth.CodeInvalidScope, "scope is missing")
 	}
 	if refused := outside(scopes, authorizableScopes(c)); len(refused) > 0 {
-		return req, c, redirectError(CodeInvalidScope, "scope not allowed for this client: "+joinScopes(refused))
+		return req, c, redirectError(oauth.CodeInvalidScope, "scope not allowed for this client: "+joinScopes(refused))
 	}
 	req.scopes = scopes
 	if e := req.parsePrompt(f.get("prompt")); e != nil {
@@ -179,13 +155,13 @@ func parseAuthorizeRequest(f form, lookup clientLookup) (*authRequest, *clientVi
 	if v := f.get("max_age"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > maxMaxAge {
-			return req, c, redirectError(CodeInvalidRequest, "max_age must be a number of seconds")
+			return req, c, redirectError(oauth.CodeInvalidRequest, "max_age must be a number of seconds")
 		}
 		req.maxAge = n
 	}
 	req.nonce = f.get("nonce")
 	if len(req.nonce) > maxNonceLen {
-		return req, c, redirectError(CodeInvalidRequest, "nonce is too long")
+		return req, c, redirectError(oauth.CodeInvalidRequest, "nonce is too long")
 	}
 	req.loginHint = f.get("login_hint")
 	if len(req.loginHint) > maxLoginHintLen {
@@ -200,13 +176,13 @@ func parseAuthorizeRequest(f form, lookup clientLookup) (*authRequest, *clientVi
 func (req *authRequest) parsePKCE(f form) *authError {
 	ch := f.get("code_challenge")
 	if ch == "" {
-		return redirectError(CodeInvalidRequest, "code_challenge is required (PKCE with S256)")
+		return redirectError(oauth.CodeInvalidRequest, "code_challenge is required (PKCE with S256)")
 	}
 	if m := f.get("code_challenge_method"); m != "S256" {
-		return redirectError(CodeInvalidRequest, "code_challenge_method must be S256")
+		return redirectError(oauth.CodeInvalidRequest, "code_challenge_method must be S256")
 	}
 	if len(ch) != 43 || !isBase64URL(ch) {
-		return redirectError(CodeInvalidRequest, "code_challenge must be the base64url SHA-256 of the verifier")
+		return redirectError(oauth.CodeInvalidRequest, "code_challenge must be the base64url SHA-256 of the verifier")
 	}
 	req.codeChallenge = ch
 	return nil
@@ -227,11 +203,11 @@ func (req *authRequest) parsePrompt(v string) *authError {
 		case "select_account":
 			// One account per session: nothing to select.
 		default:
-			return redirectError(CodeInvalidRequest, "unsupported prompt value")
+			return redirectError(oauth.CodeInvalidRequest, "unsupported prompt value")
 		}
 	}
 	if req.prompt.none && (req.prompt.login || req.prompt.consent) {
-		return redirectError(CodeInvalidRequest, "prompt=none cannot be combined with other values")
+		return redirectError(oauth.CodeInvalidRequest, "prompt=none cannot be combined with other values")
 	}
 	return nil
 }
@@ -252,9 +228,9 @@ func isBase64URL(s string) bool {
 // the refresh_token grant.
 func authorizableScopes(c *clientView) []string {
 	out := slices.Clone(c.scopes)
-	out = append(out, ScopeOpenID, ScopeProfile, ScopeEmail)
-	if slices.Contains(c.grantTypes, GrantRefreshToken) {
-		out = append(out, ScopeOfflineAccess)
+	out = append(out, oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail)
+	if slices.Contains(c.grantTypes, oauth.GrantRefreshToken) {
+		out = append(out, oauth.ScopeOfflineAccess)
 	}
 	return out
 }

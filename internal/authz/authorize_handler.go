@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -57,7 +58,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 	now := s.cfg.Now()
 	who, err := s.currentSession(ctx, r)
 	if err != nil {
-		s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "sign-in is unavailable; retry shortly"))
+		s.authorizeFail(w, r, req, redirectError(oauth.CodeTemporarilyUnavailable, "sign-in is unavailable; retry shortly"))
 		s.log.Log(r.Context(), store.LogLevel(err), "authorize: load session", "err", err)
 		return
 	}
@@ -66,7 +67,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 	}
 	if who == nil || (req.prompt.login && !approved) || !authTimeOK(who.session.AuthTime, now, req.maxAge) {
 		if req.prompt.none {
-			s.authorizeFail(w, r, req, redirectError(CodeLoginRequired, "the user is not signed in"))
+			s.authorizeFail(w, r, req, redirectError(oauth.CodeLoginRequired, "the user is not signed in"))
 			return
 		}
 		tenant := c.tenant
@@ -78,19 +79,19 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 	}
 	scopes := entitledScopes(req.scopes, who.user)
 	if len(scopes) == 0 {
-		s.authorizeFail(w, r, req, redirectError(CodeAccessDenied, "the user holds none of the requested scopes"))
+		s.authorizeFail(w, r, req, redirectError(oauth.CodeAccessDenied, "the user holds none of the requested scopes"))
 		return
 	}
 	if !approved {
 		need, err := s.needsConsent(r, req, who, scopes)
 		if err != nil {
 			s.log.Log(r.Context(), store.LogLevel(err), "authorize: load consent", "err", err)
-			s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "consent is unavailable; retry shortly"))
+			s.authorizeFail(w, r, req, redirectError(oauth.CodeTemporarilyUnavailable, "consent is unavailable; retry shortly"))
 			return
 		}
 		if need {
 			if req.prompt.none {
-				s.authorizeFail(w, r, req, redirectError(CodeConsentRequired, "the user has not consented to these scopes"))
+				s.authorizeFail(w, r, req, redirectError(oauth.CodeConsentRequired, "the user has not consented to these scopes"))
 				return
 			}
 			s.showConsent(w, r, req, c, who, scopes)
@@ -115,11 +116,11 @@ func entitledScopes(scopes []string, u store.User) []string {
 	out := make([]string, 0, len(scopes))
 	for _, sc := range scopes {
 		switch sc {
-		case ScopeTenantAdmin:
+		case oauth.ScopeTenantAdmin:
 			if !admin {
 				continue
 			}
-		case ScopeAdmin:
+		case oauth.ScopeAdmin:
 			if !admin || u.Tenant != store.PlatformTenant {
 				continue
 			}
@@ -150,7 +151,7 @@ func afterLoginURL(req *authRequest) string {
 			f["prompt"] = strings.Join(keep, " ")
 		}
 	}
-	return PathAuthorize + "?" + encodeForm(f)
+	return oauth.PathAuthorize + "?" + encodeForm(f)
 }
 
 // encodeForm encodes a form in key order.
@@ -224,7 +225,7 @@ func (s *Server) needsConsent(r *http.Request, req *authRequest, who *signedIn, 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, c *clientView, who *signedIn, scopes []string) {
 	d := &pageData{
 		Title: "Allow access?", ClientName: c.name, UserName: displayName(who.user),
-		Tenant: who.user.Tenant, Action: PathConsent, CSRF: s.csrfToken(w, r),
+		Tenant: who.user.Tenant, Action: oauth.PathConsent, CSRF: s.csrfToken(w, r),
 	}
 	for _, sc := range scopes {
 		d.Scopes = append(d.Scopes, scopeView{Name: sc, Description: s.scopeDescription(sc)})
@@ -260,7 +261,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.checkCSRF(r, f) {
 		s.metrics.authorizations.WithLabelValues("csrf").Inc()
-		s.showError(w, http.StatusForbidden, CodeAccessDenied, "This form expired or did not come from this site. Go back to the application and start again.")
+		s.showError(w, http.StatusForbidden, oauth.CodeAccessDenied, "This form expired or did not come from this site. Go back to the application and start again.")
 		return
 	}
 	decision := f.get("decision")
@@ -282,14 +283,14 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		scopes := entitledScopes(req.scopes, who.user)
 		if err := s.rememberConsent(r, who, req.clientID, scopes); err != nil {
 			s.log.Log(r.Context(), store.LogLevel(err), "store consent", "err", err)
-			s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "consent could not be saved; retry shortly"))
+			s.authorizeFail(w, r, req, redirectError(oauth.CodeTemporarilyUnavailable, "consent could not be saved; retry shortly"))
 			return
 		}
 		s.continueAuthorize(w, r, req, c, true)
 	case "deny":
-		s.authorizeFail(w, r, req, redirectError(CodeAccessDenied, "the user denied the request"))
+		s.authorizeFail(w, r, req, redirectError(oauth.CodeAccessDenied, "the user denied the request"))
 	default:
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "the consent form was incomplete")
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "the consent form was incomplete")
 	}
 }
 
@@ -329,12 +330,12 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	}
 	if err := s.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateAuthCode(ctx, ac) }); err != nil {
 		s.log.Log(r.Context(), store.LogLevel(err), "store authorization code", "err", err)
-		s.authorizeFail(w, r, req, redirectError(CodeTemporarilyUnavailable, "the code could not be issued; retry shortly"))
+		s.authorizeFail(w, r, req, redirectError(oauth.CodeTemporarilyUnavailable, "the code could not be issued; retry shortly"))
 		return
 	}
 	to, err := addQuery(req.redirectURI, url.Values{"code": {code}}, req.state, s.cfg.Issuer)
 	if err != nil {
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, fmt.Sprintf("redirect URI unusable: %v", err))
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, fmt.Sprintf("redirect URI unusable: %v", err))
 		return
 	}
 	s.metrics.authorizations.WithLabelValues("code").Inc()

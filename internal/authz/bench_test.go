@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -71,7 +72,7 @@ func benchmarkToken(b *testing.B, e *env, auth string) {
 	defer cpuPerOp(b)()
 	start := time.Now()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, oauth.PathToken, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", auth)
 		rec := httptest.NewRecorder()
@@ -97,7 +98,7 @@ func newGoJoseSigner(b *testing.B, keyring Signer, viaJWT bool) *goJoseSigner {
 		b.Fatal(err)
 	}
 	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "gojose-bench"}},
-		(&jose.SignerOptions{}).WithType(TokenTypeAccessJWT))
+		(&jose.SignerOptions{}).WithType(oauth.TokenTypeAccessJWT))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,8 +106,8 @@ func newGoJoseSigner(b *testing.B, keyring Signer, viaJWT bool) *goJoseSigner {
 }
 
 func (g *goJoseSigner) Sign(typ string, claims any) (string, error) {
-	if typ != TokenTypeAccessJWT {
-		return "", fmt.Errorf("bench signer signs %s only, not %s", TokenTypeAccessJWT, typ)
+	if typ != oauth.TokenTypeAccessJWT {
+		return "", fmt.Errorf("bench signer signs %s only, not %s", oauth.TokenTypeAccessJWT, typ)
 	}
 	if g.viaJWT {
 		return jwt.Signed(g.js).Claims(claims).Serialize()
@@ -150,7 +151,7 @@ func BenchmarkTokenBaseline(b *testing.B) {
 	defer cpuPerOp(b)()
 	start := time.Now()
 	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, oauth.PathToken, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -16,12 +16,9 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
-
-// ClientAssertionTypeJWT is the client_assertion_type of private_key_jwt
-// (RFC 7523 §2.2).
-const ClientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // Client assertion rules (RFC 7523 §3, OIDC Core §9).
 const (
@@ -115,7 +112,7 @@ func newAssertionVerifier(cfg Config, st store.Store) *assertionVerifier {
 		uris:      newJWKSFetcher(cfg.Now, cfg.AllowPrivateJWKSURIs),
 		now:       cfg.Now,
 		log:       cfg.Logger,
-		audiences: []string{cfg.Issuer, cfg.Issuer + PathToken},
+		audiences: []string{cfg.Issuer, cfg.Issuer + oauth.PathToken},
 	}
 }
 
@@ -294,7 +291,7 @@ func parseJWKS(raw []byte) ([]jose.JSONWebKey, error) {
 	}
 	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
 	for _, m := range set.Keys {
-		if name := privateJWKMember(m); name != "" {
+		if name := oauth.PrivateJWKMember(m); name != "" {
 			return nil, fmt.Errorf("a key has the private member %q", name)
 		}
 		b, _ := json.Marshal(m) // re-encoding decoded JSON cannot fail
@@ -305,19 +302,4 @@ func parseJWKS(raw []byte) ([]jose.JSONWebKey, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
-}
-
-// privateJWKMembers are the JWK members that carry private or symmetric
-// key material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"}
-
-// privateJWKMember returns the first member of the JWK m that carries
-// private key material, or "".
-func privateJWKMember(m map[string]json.RawMessage) string {
-	for _, name := range privateJWKMembers {
-		if _, ok := m[name]; ok {
-			return name
-		}
-	}
-	return ""
 }

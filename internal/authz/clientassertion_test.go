@@ -22,6 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -110,7 +111,7 @@ func (k assertionKey) signTyp(t testing.TB, kid, typ string, claims map[string]a
 func (e *env) claimsFor(id string) map[string]any {
 	now := e.clock.Now()
 	return map[string]any{
-		"iss": id, "sub": id, "aud": e.ts.URL + PathToken,
+		"iss": id, "sub": id, "aud": e.ts.URL + oauth.PathToken,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": newTestJTI(),
 	}
 }
@@ -126,7 +127,7 @@ func newTestJTI() string {
 func (e *env) jwtClient(mod func(*store.Client)) string {
 	e.t.Helper()
 	c := e.client("acme", []string{"core.invoice.read"}, func(c *store.Client) {
-		c.AuthMethod, c.Secrets = AuthMethodPrivateKeyJWT, nil
+		c.AuthMethod, c.Secrets = oauth.AuthPrivateKeyJWT, nil
 		mod(c)
 	})
 	return c.ID
@@ -135,14 +136,14 @@ func (e *env) jwtClient(mod func(*store.Client)) string {
 // assertionForm is a client_credentials request authenticated by assertion.
 func assertionForm(assertion string) url.Values {
 	return url.Values{
-		"grant_type": {GrantClientCredentials}, "client_assertion_type": {ClientAssertionTypeJWT},
+		"grant_type": {oauth.GrantClientCredentials}, "client_assertion_type": {oauth.ClientAssertionTypeJWT},
 		"client_assertion": {assertion},
 	}
 }
 
 func wantInvalidClient(t *testing.T, r reply) {
 	t.Helper()
-	if r.status != http.StatusUnauthorized || r.str("error") != CodeInvalidClient || r.header.Get("WWW-Authenticate") == "" {
+	if r.status != http.StatusUnauthorized || r.str("error") != oauth.CodeInvalidClient || r.header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("got %d %s, want 401 invalid_client with a challenge", r.status, r.body)
 	}
 }
@@ -156,14 +157,14 @@ func TestPrivateKeyJWT_GoodAssertionAcceptedOnce(t *testing.T) {
 			k := keys[name]
 			id := e.jwtClient(func(c *store.Client) { c.JWKS = jwksOf(t, k, keys["ec2"]) })
 			a := k.sign(t, k.kid, e.claimsFor(id))
-			r := e.post(PathToken, nil, assertionForm(a))
+			r := e.post(oauth.PathToken, nil, assertionForm(a))
 			if r.status != http.StatusOK {
 				t.Fatalf("first use: %d %s", r.status, r.body)
 			}
 			if sub := jwtClaims(t, r.str("access_token"))["sub"]; sub != id {
 				t.Errorf("token sub = %v, want %s", sub, id)
 			}
-			wantInvalidClient(t, e.post(PathToken, nil, assertionForm(a)))
+			wantInvalidClient(t, e.post(oauth.PathToken, nil, assertionForm(a)))
 		})
 	}
 }
@@ -178,7 +179,7 @@ func TestPrivateKeyJWT_Refused(t *testing.T) {
 		mod  func(*store.Client)
 	}{
 		{"wrong aud", claimsMod(func(c map[string]any, e *env) { c["aud"] = "https://elsewhere.example/token" }), nil},
-		{"aud of another endpoint", claimsMod(func(c map[string]any, e *env) { c["aud"] = e.ts.URL + PathIntrospect }), nil},
+		{"aud of another endpoint", claimsMod(func(c map[string]any, e *env) { c["aud"] = e.ts.URL + oauth.PathIntrospect }), nil},
 		{"wrong iss", claimsMod(func(c map[string]any, _ *env) { c["iss"] = "ksc_other" }), nil},
 		{"wrong sub with client_id", func(t *testing.T, e *env, id string) url.Values {
 			c := e.claimsFor(id)
@@ -235,7 +236,7 @@ func TestPrivateKeyJWT_Refused(t *testing.T) {
 			f.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer")
 			return f
 		}, nil},
-		{"client registered for secrets", okAssertion, func(c *store.Client) { c.AuthMethod = AuthMethodBasic }},
+		{"client registered for secrets", okAssertion, func(c *store.Client) { c.AuthMethod = oauth.AuthClientSecretBasic }},
 		{"disabled client", okAssertion, func(c *store.Client) { c.Status = store.StatusDisabled }},
 		{"client without keys", okAssertion, func(c *store.Client) { c.JWKS = nil }},
 		{"registered jwks holds a private key", okAssertion, func(c *store.Client) {
@@ -253,11 +254,11 @@ func TestPrivateKeyJWT_Refused(t *testing.T) {
 					tt.mod(c)
 				}
 			})
-			wantInvalidClient(t, e.post(PathToken, nil, tt.make(t, e, id)))
+			wantInvalidClient(t, e.post(oauth.PathToken, nil, tt.make(t, e, id)))
 			// The same client with a correct assertion still gets in, so
 			// the refusal was about the assertion (or the client record).
 			if tt.mod == nil {
-				if r := e.post(PathToken, nil, okAssertion(t, e, id)); r.status != http.StatusOK {
+				if r := e.post(oauth.PathToken, nil, okAssertion(t, e, id)); r.status != http.StatusOK {
 					t.Fatalf("control assertion refused: %d %s", r.status, r.body)
 				}
 			}
@@ -309,7 +310,7 @@ func TestPrivateKeyJWT_IssuerAsAudience_Accepted(t *testing.T) {
 	id := e.jwtClient(func(c *store.Client) { c.JWKS = jwksOf(t, k) })
 	c := e.claimsFor(id)
 	c["aud"] = []string{"https://other.example", e.ts.URL}
-	if r := e.post(PathToken, nil, assertionForm(k.sign(t, "", c))); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, nil, assertionForm(k.sign(t, "", c))); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 }
@@ -319,7 +320,7 @@ func TestPrivateKeyJWT_ExplicitTyp_Accepted(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme", store.StatusActive)
 	id := e.jwtClient(func(c *store.Client) { c.JWKS = jwksOf(t, k) })
-	if r := e.post(PathToken, nil, assertionForm(k.signTyp(t, k.kid, "client-authentication+jwt", e.claimsFor(id)))); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, nil, assertionForm(k.signTyp(t, k.kid, "client-authentication+jwt", e.claimsFor(id)))); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 }
@@ -333,17 +334,17 @@ func TestPrivateKeyJWT_FailuresAreRateLimitedGoodAssertionServed(t *testing.T) {
 	bad["aud"] = "https://elsewhere.example"
 	for i := range 2 {
 		bad["jti"] = newTestJTI()
-		if r := e.post(PathToken, nil, assertionForm(k.sign(t, k.kid, bad))); r.status != http.StatusUnauthorized {
+		if r := e.post(oauth.PathToken, nil, assertionForm(k.sign(t, k.kid, bad))); r.status != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d %s", i, r.status, r.body)
 		}
 	}
 	// Now a bad assertion waits, and a good one is still served.
 	bad["jti"] = newTestJTI()
-	r := e.post(PathToken, nil, assertionForm(k.sign(t, k.kid, bad)))
+	r := e.post(oauth.PathToken, nil, assertionForm(k.sign(t, k.kid, bad)))
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("bad assertion after the burst: %d %s", r.status, r.body)
 	}
-	if r := e.post(PathToken, nil, okAssertion(t, e, id)); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, nil, okAssertion(t, e, id)); r.status != http.StatusOK {
 		t.Fatalf("good assertion after the burst: %d %s", r.status, r.body)
 	}
 }
@@ -358,8 +359,8 @@ func TestPrivateKeyJWT_LogsNoAssertion(t *testing.T) {
 	id := e.jwtClient(func(c *store.Client) { c.JWKS = jwksOf(t, k) })
 	f := okAssertion(t, e, id)
 	a := f.Get("client_assertion")
-	e.post(PathToken, nil, f)
-	e.post(PathToken, nil, f) // replay: refused and logged
+	e.post(oauth.PathToken, nil, f)
+	e.post(oauth.PathToken, nil, f) // replay: refused and logged
 	sigPart := a[strings.LastIndex(a, ".")+1:]
 	if out := buf.String(); !strings.Contains(out, "jti already used") || strings.Contains(out, sigPart) || strings.Contains(out, a[:20]) {
 		t.Fatalf("log = %s", out)
@@ -402,7 +403,7 @@ func TestPrivateKeyJWT_JWKSURI_CachedAndRotationPickedUp(t *testing.T) {
 	id := e.jwtClient(func(c *store.Client) { c.JWKSURI = js.URL + "/jwks.json" })
 
 	send := func(k assertionKey) reply {
-		return e.post(PathToken, nil, assertionForm(k.sign(t, k.kid, e.claimsFor(id))))
+		return e.post(oauth.PathToken, nil, assertionForm(k.sign(t, k.kid, e.claimsFor(id))))
 	}
 	steps := []struct {
 		name        string
@@ -466,13 +467,13 @@ func TestPrivateKeyJWT_JWKSURI_Refused(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.AllowPrivateJWKSURIs = tt.allowPrivate })
 			e.tenant("acme", store.StatusActive)
 			id := e.jwtClient(func(c *store.Client) { c.JWKSURI = ts.URL + "/jwks" })
-			wantInvalidClient(t, e.post(PathToken, nil, okAssertion(t, e, id)))
+			wantInvalidClient(t, e.post(oauth.PathToken, nil, okAssertion(t, e, id)))
 			if !tt.allowPrivate && hits.Load() != 0 {
 				t.Errorf("the private URL was fetched %d times", hits.Load())
 			}
 			// A failed fetch is not retried before the refetch interval.
 			before := hits.Load()
-			wantInvalidClient(t, e.post(PathToken, nil, okAssertion(t, e, id)))
+			wantInvalidClient(t, e.post(oauth.PathToken, nil, okAssertion(t, e, id)))
 			if hits.Load() != before {
 				t.Errorf("failed fetch retried at once")
 			}
@@ -484,11 +485,11 @@ func TestPublicClient_Authentication(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme", store.StatusActive)
 	pub := e.client("acme", []string{"openid"}, func(c *store.Client) {
-		c.AuthMethod, c.Secrets, c.GrantTypes = AuthMethodNone, nil, []string{"authorization_code"}
+		c.AuthMethod, c.Secrets, c.GrantTypes = oauth.AuthNone, nil, []string{"authorization_code"}
 	})
 	conf := e.client("acme", []string{"core.invoice.read"})
 	misregistered := e.client("acme", []string{"core.invoice.read"}, func(c *store.Client) {
-		c.AuthMethod, c.Secrets, c.GrantTypes = AuthMethodNone, nil, []string{GrantClientCredentials}
+		c.AuthMethod, c.Secrets, c.GrantTypes = oauth.AuthNone, nil, []string{oauth.GrantClientCredentials}
 	})
 	tests := []struct {
 		name     string
@@ -499,13 +500,13 @@ func TestPublicClient_Authentication(t *testing.T) {
 	}{
 		// Authenticated, then refused the grant: the public client got past
 		// client authentication.
-		{"public client at the token endpoint", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {pub.ID}}, CodeUnauthorizedClient, 400},
-		{"public client revokes", PathRevoke, url.Values{"token": {"x"}, "client_id": {pub.ID}}, "", 200},
-		{"public client may not introspect", PathIntrospect, url.Values{"token": {"x"}, "client_id": {pub.ID}}, CodeInvalidClient, 401},
-		{"confidential client with client_id alone", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {conf.ID}}, CodeInvalidClient, 401},
-		{"public client with a secret", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {pub.ID}, "client_secret": {conf.Secret}}, CodeInvalidClient, 401},
-		{"public client registered for client_credentials", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {misregistered.ID}}, CodeInvalidClient, 401},
-		{"unknown client id", PathToken, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {"ksc_nobody"}}, CodeInvalidClient, 401},
+		{"public client at the token endpoint", oauth.PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {pub.ID}}, oauth.CodeUnauthorizedClient, 400},
+		{"public client revokes", oauth.PathRevoke, url.Values{"token": {"x"}, "client_id": {pub.ID}}, "", 200},
+		{"public client may not introspect", oauth.PathIntrospect, url.Values{"token": {"x"}, "client_id": {pub.ID}}, oauth.CodeInvalidClient, 401},
+		{"confidential client with client_id alone", oauth.PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {conf.ID}}, oauth.CodeInvalidClient, 401},
+		{"public client with a secret", oauth.PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {pub.ID}, "client_secret": {conf.Secret}}, oauth.CodeInvalidClient, 401},
+		{"public client registered for client_credentials", oauth.PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {misregistered.ID}}, oauth.CodeInvalidClient, 401},
+		{"unknown client id", oauth.PathToken, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {"ksc_nobody"}}, oauth.CodeInvalidClient, 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -600,8 +601,8 @@ func TestPrivateKeyJWT_StoreDown_TemporarilyUnavailable(t *testing.T) {
 	}
 	// The jti cannot be recorded: the client did nothing wrong, so it is
 	// neither invalid_client nor counted as a failure.
-	r := e.post(PathToken, nil, f)
-	if r.status != http.StatusServiceUnavailable || r.str("error") != CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
+	r := e.post(oauth.PathToken, nil, f)
+	if r.status != http.StatusServiceUnavailable || r.str("error") != oauth.CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("got %d %s", r.status, r.body)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -20,26 +21,9 @@ import (
 // maxAuthorizationLen bounds the Authorization header we decode.
 const maxAuthorizationLen = 4096
 
-// Client authentication methods beyond the client secret ones (RFC 7591
-// §2, OIDC Core §9).
-const (
-	AuthMethodPrivateKeyJWT = "private_key_jwt"
-	// AuthMethodNone is a public client (a native or browser app): it
-	// identifies itself with client_id alone and proves nothing.
-	AuthMethodNone = "none"
-)
-
-// authMethods are the token endpoint authentication methods, in the order
-// discovery lists them.
-var authMethods = []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT, AuthMethodNone}
-
-// TokenEndpointAuthMethods lists the supported client authentication
-// methods, for token_endpoint_auth_methods_supported.
-func TokenEndpointAuthMethods() []string { return slices.Clone(authMethods) }
-
 // clientCredentials are the credentials a request presented.
 type clientCredentials struct {
-	method string // one of authMethods
+	method string // one of oauth.AuthMethods()
 	id     string
 	secret string
 	// assertion is the parsed private_key_jwt assertion; nil when it did
@@ -103,16 +87,16 @@ func parseClientCredentials(h http.Header, f form) (clientCredentials, *Error) {
 		if f.has("client_id") && f.get("client_id") != id {
 			return clientCredentials{}, errInvalidRequest("client_id in the body differs from the Authorization header")
 		}
-		return clientCredentials{method: AuthMethodBasic, id: id, secret: secret}, nil
+		return clientCredentials{method: oauth.AuthClientSecretBasic, id: id, secret: secret}, nil
 	case f.has("client_assertion") || f.has("client_assertion_type"):
 		return parseAssertionCredentials(f)
 	case f.has("client_secret"):
 		if !f.has("client_id") {
 			return clientCredentials{}, errInvalidRequest("client_secret without client_id")
 		}
-		return clientCredentials{method: AuthMethodPost, id: f.get("client_id"), secret: f.get("client_secret")}, nil
+		return clientCredentials{method: oauth.AuthClientSecretPost, id: f.get("client_id"), secret: f.get("client_secret")}, nil
 	case f.has("client_id"):
-		return clientCredentials{method: AuthMethodNone, id: f.get("client_id")}, nil
+		return clientCredentials{method: oauth.AuthNone, id: f.get("client_id")}, nil
 	default:
 		return clientCredentials{}, errInvalidClient()
 	}
@@ -129,15 +113,15 @@ func parseAssertionCredentials(f form) (clientCredentials, *Error) {
 		return clientCredentials{}, errInvalidRequest("client_assertion_type without client_assertion")
 	case !f.has("client_assertion_type"):
 		return clientCredentials{}, errInvalidRequest("client_assertion without client_assertion_type")
-	case f.get("client_assertion_type") != ClientAssertionTypeJWT:
-		return clientCredentials{}, &Error{Code: CodeInvalidClient, Description: "unsupported client_assertion_type", Status: http.StatusUnauthorized}
+	case f.get("client_assertion_type") != oauth.ClientAssertionTypeJWT:
+		return clientCredentials{}, &Error{Code: oauth.CodeInvalidClient, Description: "unsupported client_assertion_type", Status: http.StatusUnauthorized}
 	}
 	jws, sub := parseAssertion(f.get("client_assertion"))
 	id := f.get("client_id")
 	if id == "" {
 		id = sub
 	}
-	return clientCredentials{method: AuthMethodPrivateKeyJWT, id: id, assertion: jws}, nil
+	return clientCredentials{method: oauth.AuthPrivateKeyJWT, id: id, assertion: jws}, nil
 }
 
 // dummyHash is compared against when the client is unknown, so unknown and
@@ -170,7 +154,7 @@ func secretMatches(c *store.Client, secret string, now time.Time) bool {
 // client_secret_basic the default.
 func clientAuthMethod(c *store.Client) string {
 	if c.AuthMethod == "" {
-		return AuthMethodBasic
+		return oauth.AuthClientSecretBasic
 	}
 	return c.AuthMethod
 }
@@ -224,15 +208,15 @@ var errAuthFailed = errors.New("client authentication failed")
 // store could not be asked). It returns the client cred names, if known.
 func (s *Server) checkClient(r *http.Request, cred *clientCredentials, endpoint string, now time.Time) (*store.Client, error) {
 	c, tenantActive := s.clients.lookup(cred.id)
-	if c != nil && cred.method == AuthMethodBasic && cred.secret == "" && clientAuthMethod(c) == AuthMethodNone {
+	if c != nil && cred.method == oauth.AuthClientSecretBasic && cred.secret == "" && clientAuthMethod(c) == oauth.AuthNone {
 		// A public client identifying itself in the Authorization header
 		// with an empty password (RFC 6749 §2.3.1 form-encodes id and
 		// secret; x/oauth2's auto-detection tries this first): that is
 		// client_id alone, not a wrong secret.
-		cred.method = AuthMethodNone
+		cred.method = oauth.AuthNone
 	}
 	ok := true
-	if cred.method == AuthMethodBasic || cred.method == AuthMethodPost {
+	if cred.method == oauth.AuthClientSecretBasic || cred.method == oauth.AuthClientSecretPost {
 		// Hashed whatever the client, before any other check (see secretMatches).
 		ok = secretMatches(c, cred.secret, now)
 	}
@@ -240,19 +224,19 @@ func (s *Server) checkClient(r *http.Request, cred *clientCredentials, endpoint 
 		c.Status == store.StatusActive && tenantActive
 	switch {
 	case !ok:
-	case cred.method == AuthMethodPrivateKeyJWT:
+	case cred.method == oauth.AuthPrivateKeyJWT:
 		if e := s.checkAssertion(r, c, *cred, endpoint); e != nil {
-			if e.Code != CodeInvalidClient {
+			if e.Code != oauth.CodeInvalidClient {
 				return c, e
 			}
 			ok = false
 		}
-	case cred.method == AuthMethodNone:
+	case cred.method == oauth.AuthNone:
 		// A public client proves nothing, so it may not learn about other
 		// tokens (RFC 7662 §4); revocation of its own tokens is allowed
 		// (RFC 7009 §2.1). One registered for client_credentials (which the
 		// admin API refuses) would hand tokens to anyone knowing its id.
-		ok = endpoint != "introspect" && !slices.Contains(c.GrantTypes, GrantClientCredentials)
+		ok = endpoint != "introspect" && !slices.Contains(c.GrantTypes, oauth.GrantClientCredentials)
 	}
 	if !ok {
 		return c, errAuthFailed
@@ -278,7 +262,7 @@ func (s *Server) checkAssertion(r *http.Request, c *store.Client, cred clientCre
 		return errInvalidClient()
 	}
 	s.log.Error("client assertion not checked", "endpoint", endpoint, "client_id", c.ID, "err", err)
-	return &Error{Code: CodeTemporarilyUnavailable, Description: "client authentication unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
+	return &Error{Code: oauth.CodeTemporarilyUnavailable, Description: "client authentication unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
 }
 
 // remoteAddr is the client address of r, for logs and audit entries

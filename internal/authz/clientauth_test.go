@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -55,7 +56,7 @@ func TestParseClientCredentials(t *testing.T) {
 	k := genKeys(t)["es256"]
 	assertion := k.sign(t, k.kid, map[string]any{"sub": "c"})
 	jwtBearer := func(extra form) form {
-		f := form{"client_assertion_type": ClientAssertionTypeJWT, "client_assertion": assertion}
+		f := form{"client_assertion_type": oauth.ClientAssertionTypeJWT, "client_assertion": assertion}
 		maps.Copy(f, extra)
 		return f
 	}
@@ -68,26 +69,26 @@ func TestParseClientCredentials(t *testing.T) {
 		hasAssertion bool
 		code         string
 	}{
-		{"basic", []string{"Basic " + basic("c", "s")}, form{}, AuthMethodBasic, "c", "s", false, ""},
-		{"basic scheme any case", []string{"bAsIc " + basic("c", "s")}, form{}, AuthMethodBasic, "c", "s", false, ""},
-		{"basic with same client_id in body", []string{"Basic " + basic("c", "s")}, form{"client_id": "c"}, AuthMethodBasic, "c", "s", false, ""},
-		{"post", nil, form{"client_id": "c", "client_secret": "s"}, AuthMethodPost, "c", "s", false, ""},
-		{"assertion", nil, jwtBearer(nil), AuthMethodPrivateKeyJWT, "c", "", true, ""},
-		{"assertion with client_id", nil, jwtBearer(form{"client_id": "d"}), AuthMethodPrivateKeyJWT, "d", "", true, ""},
-		{"malformed assertion", nil, jwtBearer(form{"client_assertion": "x.y.z", "client_id": "c"}), AuthMethodPrivateKeyJWT, "c", "", false, ""},
-		{"id alone is a public client", nil, form{"client_id": "c"}, AuthMethodNone, "c", "", false, ""},
-		{"basic and post secret", []string{"Basic " + basic("c", "s")}, form{"client_id": "c", "client_secret": "s"}, "", "", "", false, CodeInvalidRequest},
-		{"basic and assertion", []string{"Basic " + basic("c", "s")}, jwtBearer(nil), "", "", "", false, CodeInvalidRequest},
-		{"secret and assertion", nil, jwtBearer(form{"client_id": "c", "client_secret": "s"}), "", "", "", false, CodeInvalidRequest},
-		{"assertion without type", nil, form{"client_assertion": assertion}, "", "", "", false, CodeInvalidRequest},
-		{"type without assertion", nil, form{"client_assertion_type": ClientAssertionTypeJWT}, "", "", "", false, CodeInvalidRequest},
-		{"other assertion type", nil, jwtBearer(form{"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"}), "", "", "", false, CodeInvalidClient},
-		{"basic with other client_id", []string{"Basic " + basic("c", "s")}, form{"client_id": "d"}, "", "", "", false, CodeInvalidRequest},
-		{"two Authorization headers", []string{"Basic " + basic("c", "s"), "Basic " + basic("c", "s")}, form{}, "", "", "", false, CodeInvalidRequest},
-		{"malformed basic", []string{"Basic ###"}, form{}, "", "", "", false, CodeInvalidRequest},
-		{"bearer scheme", []string{"Bearer abc"}, form{}, "", "", "", false, CodeInvalidClient},
-		{"secret without id", nil, form{"client_secret": "s"}, "", "", "", false, CodeInvalidRequest},
-		{"nothing", nil, form{}, "", "", "", false, CodeInvalidClient},
+		{"basic", []string{"Basic " + basic("c", "s")}, form{}, oauth.AuthClientSecretBasic, "c", "s", false, ""},
+		{"basic scheme any case", []string{"bAsIc " + basic("c", "s")}, form{}, oauth.AuthClientSecretBasic, "c", "s", false, ""},
+		{"basic with same client_id in body", []string{"Basic " + basic("c", "s")}, form{"client_id": "c"}, oauth.AuthClientSecretBasic, "c", "s", false, ""},
+		{"post", nil, form{"client_id": "c", "client_secret": "s"}, oauth.AuthClientSecretPost, "c", "s", false, ""},
+		{"assertion", nil, jwtBearer(nil), oauth.AuthPrivateKeyJWT, "c", "", true, ""},
+		{"assertion with client_id", nil, jwtBearer(form{"client_id": "d"}), oauth.AuthPrivateKeyJWT, "d", "", true, ""},
+		{"malformed assertion", nil, jwtBearer(form{"client_assertion": "x.y.z", "client_id": "c"}), oauth.AuthPrivateKeyJWT, "c", "", false, ""},
+		{"id alone is a public client", nil, form{"client_id": "c"}, oauth.AuthNone, "c", "", false, ""},
+		{"basic and post secret", []string{"Basic " + basic("c", "s")}, form{"client_id": "c", "client_secret": "s"}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"basic and assertion", []string{"Basic " + basic("c", "s")}, jwtBearer(nil), "", "", "", false, oauth.CodeInvalidRequest},
+		{"secret and assertion", nil, jwtBearer(form{"client_id": "c", "client_secret": "s"}), "", "", "", false, oauth.CodeInvalidRequest},
+		{"assertion without type", nil, form{"client_assertion": assertion}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"type without assertion", nil, form{"client_assertion_type": oauth.ClientAssertionTypeJWT}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"other assertion type", nil, jwtBearer(form{"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"}), "", "", "", false, oauth.CodeInvalidClient},
+		{"basic with other client_id", []string{"Basic " + basic("c", "s")}, form{"client_id": "d"}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"two Authorization headers", []string{"Basic " + basic("c", "s"), "Basic " + basic("c", "s")}, form{}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"malformed basic", []string{"Basic ###"}, form{}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"bearer scheme", []string{"Bearer abc"}, form{}, "", "", "", false, oauth.CodeInvalidClient},
+		{"secret without id", nil, form{"client_secret": "s"}, "", "", "", false, oauth.CodeInvalidRequest},
+		{"nothing", nil, form{}, "", "", "", false, oauth.CodeInvalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,9 +180,9 @@ func BenchmarkAuthenticateClientBasic(b *testing.B) {
 	e := newEnv(b)
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"core.invoice.read"})
-	r := httptest.NewRequest(http.MethodPost, PathToken, nil)
+	r := httptest.NewRequest(http.MethodPost, oauth.PathToken, nil)
 	r.Header.Set("Authorization", "Basic "+basicOf(c.ID, c.Secret))
-	f := form{"grant_type": GrantClientCredentials, "scope": "core.invoice.read"}
+	f := form{"grant_type": oauth.GrantClientCredentials, "scope": "core.invoice.read"}
 	b.ReportAllocs()
 	for b.Loop() {
 		cred, e1 := parseClientCredentials(r.Header, f)

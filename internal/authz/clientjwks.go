@@ -2,19 +2,16 @@ package authz
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/keyshift/keyshift/internal/safehttp"
 	"github.com/keyshift/keyshift/internal/weburl"
 )
 
@@ -57,58 +54,18 @@ type jwksEntry struct {
 	lastErr     error
 }
 
-// newJWKSFetcher returns a fetcher. Unless allowPrivate is set it refuses
-// http URLs and connections to loopback, private and other non-public
-// addresses, which would let a tenant probe the platform's network
-// (server-side request forgery); the check runs on the address dialled,
-// after name resolution, so DNS rebinding cannot bypass it.
+// newJWKSFetcher returns a fetcher. Its client is safehttp's: unless
+// allowPrivate is set it refuses connections to loopback, private and other
+// non-public addresses, which would let a tenant probe the platform's
+// network (server-side request forgery), and it follows no redirect. Without
+// allowPrivate, fetch also refuses http URLs.
 func newJWKSFetcher(now func() time.Time, allowPrivate bool) *jwksFetcher {
-	var guard func(context.Context, string, string, syscall.RawConn) error
-	if !allowPrivate {
-		guard = publicOnly
-	}
-	d := &net.Dialer{Timeout: jwksFetchTimeout, ControlContext: guard}
-	tr := &http.Transport{
-		// No proxy: the guard checks the address dialled, which with a
-		// proxy would be the proxy's.
-		DialContext:            d.DialContext,
-		MaxIdleConnsPerHost:    2,
-		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    jwksFetchTimeout,
-		ResponseHeaderTimeout:  jwksFetchTimeout,
-		MaxResponseHeaderBytes: 16 << 10,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-	}
 	return &jwksFetcher{
-		client: &http.Client{
-			Transport: tr,
-			Timeout:   jwksFetchTimeout,
-			// A redirect could lead anywhere; the registered URI is the
-			// one the admin checked.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		client:       safehttp.NewClient(safehttp.Config{Timeout: jwksFetchTimeout, AllowPrivate: allowPrivate}),
 		now:          now,
 		allowPrivate: allowPrivate,
 		entries:      map[string]*jwksEntry{},
 	}
-}
-
-var errNotPublic = errors.New("refusing to connect to a non-public address")
-
-// cgnat is the shared address space of RFC 6598, not routable on the internet.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// publicOnly is the dialer's guard against non-public addresses.
-func publicOnly(_ context.Context, _, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return fmt.Errorf("%w: %s", errNotPublic, address)
-	}
-	ip := ap.Addr().Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
-		return fmt.Errorf("%w: %s", errNotPublic, ip)
-	}
-	return nil
 }
 
 // keys returns the key set at uri: cached while fresh, else fetched. With

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -33,7 +34,7 @@ func TestClientCache_DeletedClientRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitFor(func() bool {
-		return e.post(PathToken, &c, url.Values{"grant_type": {GrantClientCredentials}}).status == http.StatusUnauthorized
+		return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
 	})
 	if _, err := e.srv.Authenticate(e.ctx, tok); err == nil {
 		t.Fatal("token of a deleted client accepted")
@@ -66,7 +67,7 @@ func TestToken_ConcurrentIssueWhileClientsChange(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 20 {
-				r := e.post(PathToken, &c, url.Values{"grant_type": {GrantClientCredentials}, "scope": {"a.b.read"}})
+				r := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}, "scope": {"a.b.read"}})
 				if r.status != http.StatusOK {
 					t.Errorf("token: %d %s", r.status, r.body)
 					return

@@ -12,21 +12,15 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
 // The OAuth 2.0 Device Authorization Grant (RFC 8628): a device without a
 // browser (a CLI, a TV, a build agent) asks for a device code and a short
-// user code, the person types the user code at PathDevice on a phone or
+// user code, the person types the user code at oauth.PathDevice on a phone or
 // laptop and approves, and the device meanwhile polls the token endpoint
 // with the device code until it gets its tokens.
-
-// Token endpoint error codes of the device flow (RFC 8628 §3.5).
-const (
-	CodeAuthorizationPending = "authorization_pending"
-	CodeSlowDown             = "slow_down"
-	CodeExpiredToken         = "expired_token"
-)
 
 const (
 	// deviceCodePrefix marks device codes for secret scanners.
@@ -64,12 +58,12 @@ type deviceAuthResponse struct {
 func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	resp, c, err := s.deviceAuthorization(w, r)
 	if err != nil {
-		outcome := CodeServerError
+		outcome := oauth.CodeServerError
 		var e *Error
 		if errors.As(err, &e) {
 			outcome = e.Code
 		}
-		if outcome != CodeInvalidClient && outcome != CodeServerError {
+		if outcome != oauth.CodeInvalidClient && outcome != oauth.CodeServerError {
 			clientID := ""
 			if c != nil {
 				clientID = c.ID
@@ -98,8 +92,8 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) (*d
 	if e != nil {
 		return nil, nil, e
 	}
-	if !slices.Contains(c.GrantTypes, GrantDeviceCode) {
-		return nil, c, &Error{Code: CodeUnauthorizedClient, Description: "the client is not registered for the device code flow", Status: http.StatusBadRequest}
+	if !slices.Contains(c.GrantTypes, oauth.GrantDeviceCode) {
+		return nil, c, &Error{Code: oauth.CodeUnauthorizedClient, Description: "the client is not registered for the device code flow", Status: http.StatusBadRequest}
 	}
 	scopes, err := parseScope(f.get("scope"))
 	if err != nil {
@@ -136,7 +130,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) (*d
 			return nil, c, fmt.Errorf("store device code for client %s: %w", c.ID, err)
 		}
 	}
-	verify := s.cfg.Issuer + PathDevice
+	verify := s.cfg.Issuer + oauth.PathDevice
 	return &deviceAuthResponse{
 		DeviceCode:              deviceCode,
 		UserCode:                userCode,
@@ -249,20 +243,20 @@ func (g deviceCodeGrant) handle(ctx context.Context, req *tokenRequest, c *store
 			case cur.Status == store.DeviceRedeemed:
 				return cur, errInvalidGrant("the device code was already used")
 			case !now.Before(cur.ExpiresAt):
-				return cur, deviceError(CodeExpiredToken, "the device code has expired; start again")
+				return cur, deviceError(oauth.CodeExpiredToken, "the device code has expired; start again")
 			}
 			if tooSoon(cur, now) {
 				cur.Interval += slowDownStep
 				cur.LastPolledAt = now
-				refusal = deviceError(CodeSlowDown, fmt.Sprintf("polling too fast; wait %d seconds between requests", int64(cur.Interval/time.Second)))
+				refusal = deviceError(oauth.CodeSlowDown, fmt.Sprintf("polling too fast; wait %d seconds between requests", int64(cur.Interval/time.Second)))
 				return cur, nil
 			}
 			cur.LastPolledAt = now
 			switch cur.Status {
 			case store.DevicePending:
-				refusal = deviceError(CodeAuthorizationPending, "the user has not yet approved the request")
+				refusal = deviceError(oauth.CodeAuthorizationPending, "the user has not yet approved the request")
 			case store.DeviceDenied:
-				refusal = deviceError(CodeAccessDenied, "the user denied the request")
+				refusal = deviceError(oauth.CodeAccessDenied, "the user denied the request")
 			case store.DeviceApproved:
 				cur.Status = store.DeviceRedeemed
 			default:

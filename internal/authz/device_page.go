@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) showDevice(w http.ResponseWriter, r *http.Request) {
 	who, err := s.currentSession(r.Context(), r)
 	if err != nil {
 		s.log.Log(r.Context(), store.LogLevel(err), "device page: load session", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, msgDeviceUnavailable)
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, msgDeviceUnavailable)
 		return
 	}
 	if who == nil {
@@ -67,14 +68,14 @@ func (s *Server) showDevice(w http.ResponseWriter, r *http.Request) {
 // to after signing in.
 func deviceReturn(code string) string {
 	if code == "" || len(code) > maxUserCodeInput {
-		return PathDevice
+		return oauth.PathDevice
 	}
-	return PathDevice + "?" + url.Values{"user_code": {code}}.Encode()
+	return oauth.PathDevice + "?" + url.Values{"user_code": {code}}.Encode()
 }
 
 // deviceEntry is the page asking for the user code.
 func (s *Server) deviceEntry(w http.ResponseWriter, r *http.Request, who *signedIn, code string) *pageData {
-	d := &pageData{Title: "Connect a device", Action: PathDevice, UserCode: code, CSRF: s.csrfToken(w, r)}
+	d := &pageData{Title: "Connect a device", Action: oauth.PathDevice, UserCode: code, CSRF: s.csrfToken(w, r)}
 	if who != nil {
 		d.UserName, d.Tenant = displayName(who.user), who.user.Tenant
 	}
@@ -100,7 +101,7 @@ func (s *Server) postDevice(w http.ResponseWriter, r *http.Request) {
 	who, err := s.currentSession(r.Context(), r)
 	if err != nil {
 		s.log.Log(r.Context(), store.LogLevel(err), "device page: load session", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, msgDeviceUnavailable)
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, msgDeviceUnavailable)
 		return
 	}
 	if who == nil {
@@ -141,7 +142,7 @@ func (s *Server) postDevice(w http.ResponseWriter, r *http.Request) {
 	case "deny":
 		s.decideDevice(w, r, dc, c, who, store.DeviceDenied, "")
 	default:
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "the form was incomplete")
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "the form was incomplete")
 	}
 }
 
@@ -157,28 +158,28 @@ func (s *Server) findDeviceCode(r *http.Request, typed string) (store.DeviceCode
 	if wait, limited := s.addrLimiter.blocked(addr, now); limited {
 		s.metrics.authorizations.WithLabelValues("user_code_throttled").Inc()
 		s.log.Warn("device user code throttled", "remote_addr", remoteAddr(r))
-		return store.DeviceCode{}, nil, &Error{Code: CodeAccessDenied, Description: msgDeviceThrottled, Status: http.StatusTooManyRequests, RetryAfter: wait}
+		return store.DeviceCode{}, nil, &Error{Code: oauth.CodeAccessDenied, Description: msgDeviceThrottled, Status: http.StatusTooManyRequests, RetryAfter: wait}
 	}
 	norm, ok := normaliseUserCode(typed)
 	if !ok {
 		// A typo, not a guess: guesses come well-formed.
-		return store.DeviceCode{}, nil, &Error{Code: CodeInvalidRequest, Description: msgDeviceCodeFormat, Status: http.StatusBadRequest}
+		return store.DeviceCode{}, nil, &Error{Code: oauth.CodeInvalidRequest, Description: msgDeviceCodeFormat, Status: http.StatusBadRequest}
 	}
 	h := credential.Hash(norm)
 	dc, err := s.st.GetDeviceCodeByUserCode(r.Context(), h[:])
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Log(r.Context(), store.LogLevel(err), "device page: find user code", "err", err)
-		return store.DeviceCode{}, nil, &Error{Code: CodeTemporarilyUnavailable, Description: msgDeviceUnavailable, Status: http.StatusServiceUnavailable}
+		return store.DeviceCode{}, nil, &Error{Code: oauth.CodeTemporarilyUnavailable, Description: msgDeviceUnavailable, Status: http.StatusServiceUnavailable}
 	}
 	if err != nil || dc.Status != store.DevicePending || !now.Before(dc.ExpiresAt) {
 		s.addrLimiter.fail(addr, now)
 		s.metrics.authorizations.WithLabelValues("user_code_wrong").Inc()
 		s.log.Info("device user code wrong or expired", "remote_addr", remoteAddr(r))
-		return store.DeviceCode{}, nil, &Error{Code: CodeInvalidGrant, Description: msgDeviceCodeWrong, Status: http.StatusBadRequest}
+		return store.DeviceCode{}, nil, &Error{Code: oauth.CodeInvalidGrant, Description: msgDeviceCodeWrong, Status: http.StatusBadRequest}
 	}
 	c := s.authorizeClient(dc.ClientID)
-	if c == nil || !slices.Contains(c.grantTypes, GrantDeviceCode) {
-		return store.DeviceCode{}, nil, &Error{Code: CodeInvalidRequest, Description: "The application that asked for this code is no longer available.", Status: http.StatusBadRequest}
+	if c == nil || !slices.Contains(c.grantTypes, oauth.GrantDeviceCode) {
+		return store.DeviceCode{}, nil, &Error{Code: oauth.CodeInvalidRequest, Description: "The application that asked for this code is no longer available.", Status: http.StatusBadRequest}
 	}
 	return dc, c, nil
 }
@@ -188,7 +189,7 @@ func (s *Server) showDeviceConfirm(w http.ResponseWriter, r *http.Request, code 
 	norm, _ := normaliseUserCode(code)
 	d := &pageData{
 		Title: "Allow this device?", ClientName: c.name, UserName: displayName(who.user),
-		Tenant: who.user.Tenant, Action: PathDevice, CSRF: s.csrfToken(w, r), UserCode: formatUserCode(norm),
+		Tenant: who.user.Tenant, Action: oauth.PathDevice, CSRF: s.csrfToken(w, r), UserCode: formatUserCode(norm),
 	}
 	for _, sc := range scopes {
 		d.Scopes = append(d.Scopes, scopeView{Name: sc, Description: s.scopeDescription(sc)})
@@ -223,7 +224,7 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request, dc store.D
 		return
 	case err != nil:
 		s.log.Log(r.Context(), store.LogLevel(err), "device page: record decision", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, msgDeviceUnavailable)
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, msgDeviceUnavailable)
 		return
 	}
 	s.metrics.authorizations.WithLabelValues("device_" + status).Inc()

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -22,7 +23,7 @@ func (e *env) deviceClient(tenant string, mod ...func(*store.Client)) testClient
 	e.t.Helper()
 	return e.client(tenant, []string{"core.invoice.read"}, append([]func(*store.Client){func(c *store.Client) {
 		c.Name = "Invoice CLI"
-		c.GrantTypes = []string{GrantDeviceCode, GrantRefreshToken}
+		c.GrantTypes = []string{oauth.GrantDeviceCode, oauth.GrantRefreshToken}
 	}}, mod...)...)
 }
 
@@ -34,7 +35,7 @@ type deviceStart struct {
 // startDevice asks for a device code for c (Basic authentication).
 func (e *env) startDevice(c testClient, scope string) deviceStart {
 	e.t.Helper()
-	r := e.post(PathDeviceAuthorization, &c, url.Values{"scope": {scope}})
+	r := e.post(oauth.PathDeviceAuthorization, &c, url.Values{"scope": {scope}})
 	if r.status != http.StatusOK {
 		e.t.Fatalf("device authorization: %d %s", r.status, r.body)
 	}
@@ -44,7 +45,7 @@ func (e *env) startDevice(c testClient, scope string) deviceStart {
 // pollDevice is one poll of the token endpoint with a device code.
 func (e *env) pollDevice(c testClient, deviceCode string) reply {
 	e.t.Helper()
-	return e.post(PathToken, &c, url.Values{"grant_type": {GrantDeviceCode}, "device_code": {deviceCode}})
+	return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantDeviceCode}, "device_code": {deviceCode}})
 }
 
 // deviceRecord reads a device code's record from the store.
@@ -62,8 +63,8 @@ func (e *env) deviceRecord(deviceCode string) store.DeviceCode {
 func deviceBrowser(e *env, tenant, login, pw string) *browser {
 	e.t.Helper()
 	b := newBrowser(e.t, e.ts.URL)
-	p := b.signIn(b.get(e.ts.URL+PathDevice), tenant, login, pw)
-	if p.status != http.StatusOK || p.url.Path != PathDevice {
+	p := b.signIn(b.get(e.ts.URL+oauth.PathDevice), tenant, login, pw)
+	if p.status != http.StatusOK || p.url.Path != oauth.PathDevice {
 		e.t.Fatalf("after sign-in: %s %d:\n%s", p.url, p.status, p.body)
 	}
 	return b
@@ -72,7 +73,7 @@ func deviceBrowser(e *env, tenant, login, pw string) *browser {
 // submitCode types code into the device page's form and posts it.
 func (b *browser) submitCode(code string) page {
 	b.t.Helper()
-	action, f := b.get(b.Issuer + PathDevice).form(b.t)
+	action, f := b.get(b.Issuer + oauth.PathDevice).form(b.t)
 	f.Set("user_code", code)
 	return b.post(b.Issuer+action, f)
 }
@@ -110,8 +111,8 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 		wantRefresh bool
 		wantIDToken bool
 	}{
-		{"confidential client_secret_post", AuthMethodPost, []string{"core.invoice.read", ScopeOfflineAccess}, true, false},
-		{"public client with openid", AuthMethodNone, []string{ScopeOpenID, ScopeProfile, "core.invoice.read"}, false, true},
+		{"confidential client_secret_post", oauth.AuthClientSecretPost, []string{"core.invoice.read", oauth.ScopeOfflineAccess}, true, false},
+		{"public client with openid", oauth.AuthNone, []string{oauth.ScopeOpenID, oauth.ScopeProfile, "core.invoice.read"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,11 +121,11 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 			aliceID := e.userID("acme", "alice")
 			c := e.deviceClient("acme", func(c *store.Client) {
 				c.AuthMethod = tt.authMethod
-				if tt.authMethod == AuthMethodNone {
+				if tt.authMethod == oauth.AuthNone {
 					c.Secrets = nil
 				}
 			})
-			if tt.authMethod == AuthMethodNone {
+			if tt.authMethod == oauth.AuthNone {
 				c.Secret = ""
 			}
 			ctx := oidc.ClientContext(e.ctx, e.ts.Client())
@@ -132,7 +133,7 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 			if err != nil {
 				t.Fatalf("discovery: %v", err)
 			}
-			if p.Endpoint().DeviceAuthURL != e.ts.URL+PathDeviceAuthorization {
+			if p.Endpoint().DeviceAuthURL != e.ts.URL+oauth.PathDeviceAuthorization {
 				t.Fatalf("discovery device_authorization_endpoint = %q", p.Endpoint().DeviceAuthURL)
 			}
 			conf := &oauth2.Config{
@@ -152,7 +153,7 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 			if !userCodeRe.MatchString(da.UserCode) || !strings.HasPrefix(da.DeviceCode, "ksd_") {
 				t.Fatalf("codes = %q / %q", da.UserCode, da.DeviceCode)
 			}
-			if da.VerificationURI != e.ts.URL+PathDevice || da.VerificationURIComplete != da.VerificationURI+"?user_code="+da.UserCode || da.Interval != 1 {
+			if da.VerificationURI != e.ts.URL+oauth.PathDevice || da.VerificationURIComplete != da.VerificationURI+"?user_code="+da.UserCode || da.Interval != 1 {
 				t.Fatalf("device authorization response = %+v", da)
 			}
 			if left := time.Until(da.Expiry); left < 9*time.Minute || left > 10*time.Minute {
@@ -174,7 +175,7 @@ func TestDevice_FullFlowWithXOAuth2(t *testing.T) {
 
 			b := newBrowser(t, e.ts.URL)
 			entry := b.signIn(b.get(da.VerificationURIComplete), "acme", "alice", alicePassword)
-			if entry.url.Path != PathDevice || !strings.Contains(entry.body, `value="`+da.UserCode+`"`) {
+			if entry.url.Path != oauth.PathDevice || !strings.Contains(entry.body, `value="`+da.UserCode+`"`) {
 				t.Fatalf("the code page after sign-in is not prefilled: %s\n%s", entry.url, entry.body)
 			}
 			action, f := entry.form(t)
@@ -255,13 +256,13 @@ func TestDevice_PendingThenApprovedThenUsedOnce(t *testing.T) {
 	e := newOIDCEnv(t)
 	c := e.deviceClient("acme")
 	d := e.startDevice(c, "core.invoice.read offline_access")
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAuthorizationPending)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAuthorizationPending)
 
 	b := deviceBrowser(e, "acme", "alice", alicePassword)
 	// Typed in lower case without the dash: the same code.
 	confirm := b.submitCode(strings.ToLower(strings.ReplaceAll(d.userCode, "-", "")))
 	e.clock.Advance(5 * time.Second)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAuthorizationPending)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAuthorizationPending)
 	b.decide(confirm, "approve")
 	rec := e.deviceRecord(d.deviceCode)
 	if rec.Status != store.DeviceApproved || rec.UserID != e.userID("acme", "alice") || rec.SessionID == "" || rec.AuthTime.IsZero() {
@@ -274,12 +275,12 @@ func TestDevice_PendingThenApprovedThenUsedOnce(t *testing.T) {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 	// The refresh token works like one from the code flow.
-	rr := e.post(PathToken, &c, url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {r.str("refresh_token")}})
+	rr := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantRefreshToken}, "refresh_token": {r.str("refresh_token")}})
 	if rr.status != http.StatusOK || rr.str("refresh_token") == r.str("refresh_token") {
 		t.Fatalf("refresh: %d %s", rr.status, rr.body)
 	}
 	e.clock.Advance(5 * time.Second)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeInvalidGrant)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeInvalidGrant)
 }
 
 // TestDevice_SlowDown: a poll before the interval is over is slow_down,
@@ -294,12 +295,12 @@ func TestDevice_SlowDown(t *testing.T) {
 		want         string
 		wantInterval time.Duration
 	}{
-		{0, CodeAuthorizationPending, 5 * time.Second},
-		{0, CodeSlowDown, 10 * time.Second},
-		{5 * time.Second, CodeSlowDown, 15 * time.Second},
-		{15 * time.Second, CodeAuthorizationPending, 15 * time.Second},
-		{14 * time.Second, CodeAuthorizationPending, 15 * time.Second}, // within the jitter allowance
-		{time.Second, CodeSlowDown, 20 * time.Second},
+		{0, oauth.CodeAuthorizationPending, 5 * time.Second},
+		{0, oauth.CodeSlowDown, 10 * time.Second},
+		{5 * time.Second, oauth.CodeSlowDown, 15 * time.Second},
+		{15 * time.Second, oauth.CodeAuthorizationPending, 15 * time.Second},
+		{14 * time.Second, oauth.CodeAuthorizationPending, 15 * time.Second}, // within the jitter allowance
+		{time.Second, oauth.CodeSlowDown, 20 * time.Second},
 	}
 	for i, s := range steps {
 		e.clock.Advance(s.wait)
@@ -319,7 +320,7 @@ func TestDevice_SlowDown(t *testing.T) {
 func TestDevice_Expired(t *testing.T) {
 	e := newOIDCEnv(t, func(c *Config) { c.DeviceCodeTTL = time.Minute })
 	c := e.deviceClient("acme")
-	r := e.post(PathDeviceAuthorization, &c, url.Values{"scope": {"core.invoice.read"}})
+	r := e.post(oauth.PathDeviceAuthorization, &c, url.Values{"scope": {"core.invoice.read"}})
 	if r.json["expires_in"] != float64(60) || r.json["interval"] != float64(5) {
 		t.Fatalf("device authorization: %s", r.body)
 	}
@@ -327,7 +328,7 @@ func TestDevice_Expired(t *testing.T) {
 	b := deviceBrowser(e, "acme", "alice", alicePassword)
 	confirm := b.submitCode(d.userCode)
 	e.clock.Advance(time.Minute)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeExpiredToken)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeExpiredToken)
 	if p := b.decide(confirm, "approve"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "wrong or has expired") {
 		t.Fatalf("approving an expired code: %d\n%s", p.status, p.body)
 	}
@@ -350,12 +351,12 @@ func TestDevice_Denied(t *testing.T) {
 	if p := b.decide(confirm, "deny"); p.status != http.StatusOK || !strings.Contains(p.body, "Request denied") {
 		t.Fatalf("deny: %d\n%s", p.status, p.body)
 	}
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAccessDenied)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAccessDenied)
 	if p := b.decide(confirm, "approve"); p.status != http.StatusBadRequest {
 		t.Fatalf("approve after deny: %d\n%s", p.status, p.body)
 	}
 	e.clock.Advance(5 * time.Second)
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAccessDenied)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAccessDenied)
 }
 
 // TestDevice_WrongUserCode_RefusedAndCounted: a wrong code is refused
@@ -417,7 +418,7 @@ func TestDevice_CSRF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := b.post(e.ts.URL+PathDevice, tt.form)
+			p := b.post(e.ts.URL+oauth.PathDevice, tt.form)
 			if p.status != http.StatusForbidden {
 				t.Fatalf("status %d, want 403:\n%s", p.status, p.body)
 			}
@@ -432,14 +433,14 @@ func TestDevice_CSRF(t *testing.T) {
 // person to sign in and back to the page with the code.
 func TestDevice_PageNeedsSession(t *testing.T) {
 	e := newOIDCEnv(t)
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathDevice+"?user_code=BCDF-GHJK", nil)
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathDevice+"?user_code=BCDF-GHJK", nil)
 	resp, err := e.ts.Client().Transport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc.Path != PathLogin || loc.Query().Get("return") != PathDevice+"?user_code=BCDF-GHJK" || loc.Query().Has("tenant") {
+	if resp.StatusCode != http.StatusFound || loc.Path != oauth.PathLogin || loc.Query().Get("return") != oauth.PathDevice+"?user_code=BCDF-GHJK" || loc.Query().Has("tenant") {
 		t.Fatalf("got %d to %s", resp.StatusCode, loc)
 	}
 }
@@ -481,12 +482,12 @@ func TestDevice_TenantOfTheClient(t *testing.T) {
 // out (RFC 6749 §3.3); when none is left, the page denies the device.
 func TestDevice_ScopeEntitlement(t *testing.T) {
 	e := newOIDCEnv(t)
-	c := e.deviceClient("acme", func(c *store.Client) { c.Scopes = append(c.Scopes, ScopeTenantAdmin) })
+	c := e.deviceClient("acme", func(c *store.Client) { c.Scopes = append(c.Scopes, oauth.ScopeTenantAdmin) })
 	b := deviceBrowser(e, "acme", "alice", alicePassword)
 
-	d := e.startDevice(c, "core.invoice.read "+ScopeTenantAdmin)
+	d := e.startDevice(c, "core.invoice.read "+oauth.ScopeTenantAdmin)
 	confirm := b.submitCode(d.userCode)
-	if strings.Contains(confirm.body, ScopeTenantAdmin) {
+	if strings.Contains(confirm.body, oauth.ScopeTenantAdmin) {
 		t.Fatalf("the page offers a scope alice does not hold:\n%s", confirm.body)
 	}
 	b.decide(confirm, "approve")
@@ -494,11 +495,11 @@ func TestDevice_ScopeEntitlement(t *testing.T) {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 
-	d = e.startDevice(c, ScopeTenantAdmin)
+	d = e.startDevice(c, oauth.ScopeTenantAdmin)
 	if p := b.submitCode(d.userCode); p.status != http.StatusOK || !strings.Contains(p.body, "none of the rights") {
 		t.Fatalf("nothing to grant: %d\n%s", p.status, p.body)
 	}
-	assertDeviceError(t, e.pollDevice(c, d.deviceCode), CodeAccessDenied)
+	assertDeviceError(t, e.pollDevice(c, d.deviceCode), oauth.CodeAccessDenied)
 }
 
 // TestDevice_AuthorizationRefusals: the device authorization endpoint
@@ -506,7 +507,7 @@ func TestDevice_ScopeEntitlement(t *testing.T) {
 func TestDevice_AuthorizationRefusals(t *testing.T) {
 	e := newOIDCEnv(t)
 	c := e.deviceClient("acme")
-	noRefresh := e.deviceClient("acme", func(c *store.Client) { c.GrantTypes = []string{GrantDeviceCode} })
+	noRefresh := e.deviceClient("acme", func(c *store.Client) { c.GrantTypes = []string{oauth.GrantDeviceCode} })
 	cc := e.client("acme", []string{"core.invoice.read"})
 	wrongSecret := c
 	wrongSecret.Secret = credential.New(credential.PrefixClientSecret)
@@ -517,24 +518,24 @@ func TestDevice_AuthorizationRefusals(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{"client without the device grant", cc, "core.invoice.read", http.StatusBadRequest, CodeUnauthorizedClient},
-		{"no scope", c, "", http.StatusBadRequest, CodeInvalidScope},
-		{"scope outside the client", c, "core.invoice.write", http.StatusBadRequest, CodeInvalidScope},
-		{"offline_access without the refresh grant", noRefresh, "core.invoice.read offline_access", http.StatusBadRequest, CodeInvalidScope},
-		{"malformed scope", c, "core.invoice.read  openid", http.StatusBadRequest, CodeInvalidScope},
-		{"wrong secret", wrongSecret, "core.invoice.read", http.StatusUnauthorized, CodeInvalidClient},
+		{"client without the device grant", cc, "core.invoice.read", http.StatusBadRequest, oauth.CodeUnauthorizedClient},
+		{"no scope", c, "", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"scope outside the client", c, "core.invoice.write", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"offline_access without the refresh grant", noRefresh, "core.invoice.read offline_access", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"malformed scope", c, "core.invoice.read  openid", http.StatusBadRequest, oauth.CodeInvalidScope},
+		{"wrong secret", wrongSecret, "core.invoice.read", http.StatusUnauthorized, oauth.CodeInvalidClient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.post(PathDeviceAuthorization, &tt.client, url.Values{"scope": {tt.scope}})
+			r := e.post(oauth.PathDeviceAuthorization, &tt.client, url.Values{"scope": {tt.scope}})
 			if r.status != tt.wantStatus || r.str("error") != tt.wantCode {
 				t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.wantStatus, tt.wantCode)
 			}
 		})
 	}
 	t.Run("GET", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathDeviceAuthorization, nil)
-		if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.str("error") != CodeInvalidRequest {
+		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathDeviceAuthorization, nil)
+		if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.str("error") != oauth.CodeInvalidRequest {
 			t.Fatalf("got %d %s", r.status, r.body)
 		}
 	})
@@ -555,16 +556,16 @@ func TestDevice_TokenRefusals(t *testing.T) {
 		form     url.Values
 		wantCode string
 	}{
-		{"missing device_code", c, url.Values{}, CodeInvalidRequest},
-		{"unknown device_code", c, url.Values{"device_code": {"ksd_" + strings.Repeat("A", 52)}}, CodeInvalidGrant},
-		{"not a device_code", c, url.Values{"device_code": {"kss_nope"}}, CodeInvalidGrant},
-		{"another client's code", other, url.Values{"device_code": {d.deviceCode}}, CodeInvalidGrant},
-		{"wider scope than approved", c, url.Values{"device_code": {d.deviceCode}, "scope": {"core.invoice.read openid"}}, CodeInvalidScope},
+		{"missing device_code", c, url.Values{}, oauth.CodeInvalidRequest},
+		{"unknown device_code", c, url.Values{"device_code": {"ksd_" + strings.Repeat("A", 52)}}, oauth.CodeInvalidGrant},
+		{"not a device_code", c, url.Values{"device_code": {"kss_nope"}}, oauth.CodeInvalidGrant},
+		{"another client's code", other, url.Values{"device_code": {d.deviceCode}}, oauth.CodeInvalidGrant},
+		{"wider scope than approved", c, url.Values{"device_code": {d.deviceCode}, "scope": {"core.invoice.read openid"}}, oauth.CodeInvalidScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.form.Set("grant_type", GrantDeviceCode)
-			assertDeviceError(t, e.post(PathToken, &tt.client, tt.form), tt.wantCode)
+			tt.form.Set("grant_type", oauth.GrantDeviceCode)
+			assertDeviceError(t, e.post(oauth.PathToken, &tt.client, tt.form), tt.wantCode)
 		})
 	}
 	// None of the refusals used the code up.
@@ -577,12 +578,12 @@ func TestDevice_TokenRefusals(t *testing.T) {
 // TestDevice_Discovery: the metadata lists the endpoint and the grant.
 func TestDevice_Discovery(t *testing.T) {
 	e := newOIDCEnv(t)
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathASMetadata, nil)
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathASMetadata, nil)
 	r := e.do(req)
-	if r.str("device_authorization_endpoint") != e.ts.URL+PathDeviceAuthorization {
+	if r.str("device_authorization_endpoint") != e.ts.URL+oauth.PathDeviceAuthorization {
 		t.Fatalf("device_authorization_endpoint = %v", r.json["device_authorization_endpoint"])
 	}
-	if !slices.Contains(toStrings(r.json["grant_types_supported"]), GrantDeviceCode) {
+	if !slices.Contains(toStrings(r.json["grant_types_supported"]), oauth.GrantDeviceCode) {
 		t.Fatalf("grant_types_supported = %v", r.json["grant_types_supported"])
 	}
 }

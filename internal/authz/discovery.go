@@ -6,41 +6,34 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
-// Paths of the protocol endpoints.
-const (
-	PathToken          = "/oauth2/token"
-	PathIntrospect     = "/oauth2/introspect"
-	PathRevoke         = "/oauth2/revoke"
-	PathJWKS           = "/.well-known/jwks.json"
-	PathASMetadata     = "/.well-known/oauth-authorization-server"
-	PathOIDCDiscovery  = "/.well-known/openid-configuration"
-	discoveryCacheCtrl = "public, max-age=300"
-)
+const discoveryCacheCtrl = "public, max-age=300"
 
 // buildMetadata renders the discovery document for the scope catalogue,
 // served both as RFC 8414 metadata and as the OpenID configuration. It
 // lists exactly what exists: every endpoint answers, every value listed is
 // accepted.
 func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
-	confidential := []string{AuthMethodBasic, AuthMethodPost, AuthMethodPrivateKeyJWT}
+	confidential := []string{oauth.AuthClientSecretBasic, oauth.AuthClientSecretPost, oauth.AuthPrivateKeyJWT}
 	md := metadata{
 		Issuer:                           s.cfg.Issuer,
-		TokenEndpoint:                    s.cfg.Issuer + PathToken,
-		JWKSURI:                          s.cfg.Issuer + PathJWKS,
-		IntrospectionEndpoint:            s.cfg.Issuer + PathIntrospect,
-		RevocationEndpoint:               s.cfg.Issuer + PathRevoke,
+		TokenEndpoint:                    s.cfg.Issuer + oauth.PathToken,
+		JWKSURI:                          s.cfg.Issuer + oauth.PathJWKS,
+		IntrospectionEndpoint:            s.cfg.Issuer + oauth.PathIntrospect,
+		RevocationEndpoint:               s.cfg.Issuer + oauth.PathRevoke,
 		ScopesSupported:                  scopes,
-		ResponseTypesSupported:           []string{"code"},
+		ResponseTypesSupported:           []string{oauth.ResponseTypeCode},
 		GrantTypesSupported:              s.grantTypes(),
-		TokenEndpointAuthMethods:         TokenEndpointAuthMethods(),
+		TokenEndpointAuthMethods:         oauth.AuthMethods(),
 		IntrospectionEndpointAuthMethods: confidential,
-		RevocationEndpointAuthMethods:    TokenEndpointAuthMethods(),
+		RevocationEndpointAuthMethods:    oauth.AuthMethods(),
 
-		AuthorizationEndpoint:        s.cfg.Issuer + PathAuthorize,
-		UserinfoEndpoint:             s.cfg.Issuer + PathUserinfo,
-		EndSessionEndpoint:           s.cfg.Issuer + PathLogout,
+		AuthorizationEndpoint:        s.cfg.Issuer + oauth.PathAuthorize,
+		UserinfoEndpoint:             s.cfg.Issuer + oauth.PathUserinfo,
+		EndSessionEndpoint:           s.cfg.Issuer + oauth.PathLogout,
 		ResponseModesSupported:       []string{"query"},
 		SubjectTypesSupported:        []string{"public"},
 		IDTokenSigningAlgs:           s.idTokenAlgs(),
@@ -51,8 +44,8 @@ func (s *Server) buildMetadata(scopes []string) ([]byte, error) {
 		PromptValuesSupported: []string{"none", "login", "consent", "select_account"},
 		ISSParameterSupported: true,
 	}
-	if _, ok := s.grants[GrantDeviceCode]; ok {
-		md.DeviceAuthorizationEndpoint = s.cfg.Issuer + PathDeviceAuthorization
+	if _, ok := s.grants[oauth.GrantDeviceCode]; ok {
+		md.DeviceAuthorizationEndpoint = s.cfg.Issuer + oauth.PathDeviceAuthorization
 	}
 	if md.ScopesSupported == nil {
 		md.ScopesSupported = []string{}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -18,7 +19,7 @@ func TestDiscovery_ListsWhatExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{PathASMetadata, PathOIDCDiscovery} {
+	for _, path := range []string{oauth.PathASMetadata, oauth.PathOIDCDiscovery} {
 		t.Run(path, func(t *testing.T) {
 			var md map[string]any
 			e.waitFor(func() bool {
@@ -28,25 +29,25 @@ func TestDiscovery_ListsWhatExists(t *testing.T) {
 				return r.status == 200 && slices.Contains(toStrings(md["scopes_supported"]), "core.invoice.read")
 			})
 			want := map[string]string{
-				"issuer": e.ts.URL, "token_endpoint": e.ts.URL + PathToken, "jwks_uri": e.ts.URL + PathJWKS,
-				"introspection_endpoint": e.ts.URL + PathIntrospect, "revocation_endpoint": e.ts.URL + PathRevoke,
+				"issuer": e.ts.URL, "token_endpoint": e.ts.URL + oauth.PathToken, "jwks_uri": e.ts.URL + oauth.PathJWKS,
+				"introspection_endpoint": e.ts.URL + oauth.PathIntrospect, "revocation_endpoint": e.ts.URL + oauth.PathRevoke,
 			}
 			for k, v := range want {
 				if md[k] != v {
 					t.Errorf("%s = %v, want %s", k, md[k], v)
 				}
 			}
-			wantGrants := []string{GrantAuthorizationCode, GrantClientCredentials, GrantRefreshToken, GrantDeviceCode}
+			wantGrants := []string{oauth.GrantAuthorizationCode, oauth.GrantClientCredentials, oauth.GrantRefreshToken, oauth.GrantDeviceCode}
 			slices.Sort(wantGrants)
 			if g := toStrings(md["grant_types_supported"]); !slices.Equal(g, wantGrants) {
 				t.Errorf("grant_types_supported %q, want %q", g, wantGrants)
 			}
 			for _, k := range []string{"token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"} {
-				if m := toStrings(md[k]); !slices.Equal(m, TokenEndpointAuthMethods()) {
+				if m := toStrings(md[k]); !slices.Equal(m, oauth.AuthMethods()) {
 					t.Errorf("%s %q", k, m)
 				}
 			}
-			if m := toStrings(md["introspection_endpoint_auth_methods_supported"]); slices.Contains(m, AuthMethodNone) {
+			if m := toStrings(md["introspection_endpoint_auth_methods_supported"]); slices.Contains(m, oauth.AuthNone) {
 				t.Errorf("introspection lists the public method: %q", m)
 			}
 			for k, v := range map[string][]string{
@@ -82,7 +83,7 @@ func TestDiscovery_ListsWhatExists(t *testing.T) {
 			}
 		})
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+PathASMetadata, nil)
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+oauth.PathASMetadata, nil)
 	if r := e.do(req); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "GET, HEAD" {
 		t.Fatalf("POST on metadata: %d %v", r.status, r.header)
 	}
@@ -90,7 +91,7 @@ func TestDiscovery_ListsWhatExists(t *testing.T) {
 
 func TestJWKS_ETagAndCaching(t *testing.T) {
 	e := newEnv(t)
-	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathJWKS, nil)
+	req, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathJWKS, nil)
 	r := e.do(req)
 	if r.status != 200 || r.header.Get("Content-Type") != "application/jwk-set+json" || r.header.Get("Cache-Control") != jwksCacheControl {
 		t.Fatalf("jwks: %d %v", r.status, r.header)
@@ -105,7 +106,7 @@ func TestJWKS_ETagAndCaching(t *testing.T) {
 	if etag == "" {
 		t.Fatal("no ETag")
 	}
-	req, _ = http.NewRequest(http.MethodGet, e.ts.URL+PathJWKS, nil)
+	req, _ = http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathJWKS, nil)
 	req.Header.Set("If-None-Match", etag)
 	if r := e.do(req); r.status != http.StatusNotModified || len(r.body) != 0 {
 		t.Fatalf("If-None-Match: %d", r.status)
@@ -114,12 +115,12 @@ func TestJWKS_ETagAndCaching(t *testing.T) {
 	if err := e.keys.Rotate(e.ctx, store.AuditEvent{Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	req, _ = http.NewRequest(http.MethodGet, e.ts.URL+PathJWKS, nil)
+	req, _ = http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathJWKS, nil)
 	req.Header.Set("If-None-Match", etag)
 	if r := e.do(req); r.status != http.StatusOK || r.header.Get("ETag") == etag {
 		t.Fatalf("after rotation: %d etag %q", r.status, r.header.Get("ETag"))
 	}
-	req, _ = http.NewRequest(http.MethodDelete, e.ts.URL+PathJWKS, nil)
+	req, _ = http.NewRequest(http.MethodDelete, e.ts.URL+oauth.PathJWKS, nil)
 	if r := e.do(req); r.status != http.StatusMethodNotAllowed {
 		t.Fatalf("DELETE on jwks: %d", r.status)
 	}

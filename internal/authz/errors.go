@@ -10,20 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
-)
-
-// OAuth 2.0 error codes (RFC 6749 §5.2, RFC 7009 §2.2.1).
-const (
-	CodeInvalidRequest         = "invalid_request"
-	CodeInvalidClient          = "invalid_client"
-	CodeInvalidGrant           = "invalid_grant"
-	CodeUnauthorizedClient     = "unauthorized_client"
-	CodeUnsupportedGrantType   = "unsupported_grant_type"
-	CodeInvalidScope           = "invalid_scope"
-	CodeUnsupportedTokenType   = "unsupported_token_type"
-	CodeServerError            = "server_error"
-	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // challenge is the Basic challenge sent with every invalid_client 401.
@@ -49,24 +37,24 @@ func (e *Error) Error() string {
 }
 
 func errInvalidRequest(desc string) *Error {
-	return &Error{Code: CodeInvalidRequest, Description: desc, Status: http.StatusBadRequest}
+	return &Error{Code: oauth.CodeInvalidRequest, Description: desc, Status: http.StatusBadRequest}
 }
 
 // errInvalidClient is the one answer to every client authentication failure
 // (unknown client, wrong or expired secret, disabled client or tenant, wrong
 // method), so a caller cannot tell which it was.
 func errInvalidClient() *Error {
-	return &Error{Code: CodeInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
+	return &Error{Code: oauth.CodeInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
 }
 
 func errInvalidScope(desc string) *Error {
-	return &Error{Code: CodeInvalidScope, Description: desc, Status: http.StatusBadRequest}
+	return &Error{Code: oauth.CodeInvalidScope, Description: desc, Status: http.StatusBadRequest}
 }
 
 // errMethodNotAllowed answers a wrong HTTP method on a POST-only endpoint:
 // 405 as HTTP requires, with the OAuth body a client library can show.
 func errMethodNotAllowed() *Error {
-	return &Error{Code: CodeInvalidRequest, Description: "this endpoint accepts POST only", Status: http.StatusMethodNotAllowed}
+	return &Error{Code: oauth.CodeInvalidRequest, Description: "this endpoint accepts POST only", Status: http.StatusMethodNotAllowed}
 }
 
 // errThrottled answers a client id or address over its failed-authentication
@@ -77,7 +65,7 @@ func errMethodNotAllowed() *Error {
 // and would confuse client_credentials libraries.
 func errThrottled(retry time.Duration) *Error {
 	return &Error{
-		Code: CodeInvalidClient, Description: "too many failed attempts; retry later",
+		Code: oauth.CodeInvalidClient, Description: "too many failed attempts; retry later",
 		Status: http.StatusTooManyRequests, RetryAfter: retry,
 	}
 }
@@ -98,14 +86,14 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 			// An outage of the database, not a bug here: the request was
 			// refused and nothing written; the caller is told to retry.
 			log.Warn("store unavailable; answered temporarily_unavailable", "err", err)
-			e = &Error{Code: CodeTemporarilyUnavailable, Description: "storage unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
+			e = &Error{Code: oauth.CodeTemporarilyUnavailable, Description: "storage unavailable; retry later", Status: http.StatusServiceUnavailable, RetryAfter: 5 * time.Second}
 		} else {
 			log.Error("internal error", "err", err)
-			e = &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError}
+			e = &Error{Code: oauth.CodeServerError, Description: "internal error", Status: http.StatusInternalServerError}
 		}
 	}
 	h := w.Header()
-	if e.Status == http.StatusUnauthorized && e.Code == CodeInvalidClient {
+	if e.Status == http.StatusUnauthorized && e.Code == oauth.CodeInvalidClient {
 		// RFC 9110 §15.5.2 requires a challenge on every 401; RFC 6749 §5.2
 		// requires it to match Basic when the client used Basic. Basic is our
 		// only header scheme, so one challenge is right in both cases.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -24,13 +25,13 @@ func TestWriteError(t *testing.T) {
 		retry     string
 		allow     string
 	}{
-		{"invalid_request", errInvalidRequest("missing grant_type"), 400, CodeInvalidRequest, false, "", ""},
-		{"invalid_client has a challenge", errInvalidClient(), 401, CodeInvalidClient, true, "", ""},
-		{"throttled has Retry-After", errThrottled(1500 * time.Millisecond), 429, CodeInvalidClient, false, "2", ""},
-		{"method not allowed has Allow", errMethodNotAllowed(), 405, CodeInvalidRequest, false, "", "POST"},
-		{"wrapped protocol error", fmt.Errorf("ctx: %w", errInvalidScope("x")), 400, CodeInvalidScope, false, "", ""},
-		{"internal error hides details", errors.New("db password is hunter2"), 500, CodeServerError, false, "", ""},
-		{"store unavailable", fmt.Errorf("load: %w", store.ErrUnavailable), 503, CodeTemporarilyUnavailable, false, "5", ""},
+		{"invalid_request", errInvalidRequest("missing grant_type"), 400, oauth.CodeInvalidRequest, false, "", ""},
+		{"invalid_client has a challenge", errInvalidClient(), 401, oauth.CodeInvalidClient, true, "", ""},
+		{"throttled has Retry-After", errThrottled(1500 * time.Millisecond), 429, oauth.CodeInvalidClient, false, "2", ""},
+		{"method not allowed has Allow", errMethodNotAllowed(), 405, oauth.CodeInvalidRequest, false, "", "POST"},
+		{"wrapped protocol error", fmt.Errorf("ctx: %w", errInvalidScope("x")), 400, oauth.CodeInvalidScope, false, "", ""},
+		{"internal error hides details", errors.New("db password is hunter2"), 500, oauth.CodeServerError, false, "", ""},
+		{"store unavailable", fmt.Errorf("load: %w", store.ErrUnavailable), 503, oauth.CodeTemporarilyUnavailable, false, "5", ""},
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, tt := range tests {
@@ -47,7 +48,7 @@ func TestWriteError(t *testing.T) {
 			if body["error"] != tt.code {
 				t.Fatalf("error %q, want %q", body["error"], tt.code)
 			}
-			if tt.code == CodeServerError && body["error_description"] != "internal error" {
+			if tt.code == oauth.CodeServerError && body["error_description"] != "internal error" {
 				t.Fatalf("internal details leaked: %q", body["error_description"])
 			}
 			h := rec.Header()

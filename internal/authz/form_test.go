@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 func TestParseForm(t *testing.T) {
@@ -93,7 +95,7 @@ func TestReadForm_Framing(t *testing.T) {
 			switch {
 			case tt.status == 0 && e != nil:
 				t.Fatalf("unexpected error %v", e)
-			case tt.status != 0 && (e == nil || e.Status != tt.status || e.Code != CodeInvalidRequest):
+			case tt.status != 0 && (e == nil || e.Status != tt.status || e.Code != oauth.CodeInvalidRequest):
 				t.Fatalf("got %v, want %d invalid_request", e, tt.status)
 			}
 		})
@@ -105,7 +107,7 @@ func TestReadForm_OversizedWithoutContentLength(t *testing.T) {
 	r.ContentLength = -1
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	_, e := readForm(httptest.NewRecorder(), r, 64)
-	if e == nil || e.Code != CodeInvalidRequest || !strings.Contains(e.Description, "too large") {
+	if e == nil || e.Code != oauth.CodeInvalidRequest || !strings.Contains(e.Description, "too large") {
 		t.Fatalf("got %v, want invalid_request too large", e)
 	}
 }

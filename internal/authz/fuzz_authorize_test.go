@@ -6,19 +6,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // fuzzClients are the fixed clients of FuzzAuthorizeRequest: a web app, a
 // native app on a loopback port, one whose redirect URI has a query, and
 // a machine client without the code flow.
 var fuzzClients = map[string]*clientView{
-	"web": {id: "web", tenant: "acme", name: "Web", grantTypes: []string{GrantAuthorizationCode, GrantRefreshToken},
+	"web": {id: "web", tenant: "acme", name: "Web", grantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		scopes: []string{"core.invoice.read"}, redirectURIs: []string{"https://app.example/cb"}},
-	"native": {id: "native", tenant: "acme", name: "CLI", grantTypes: []string{GrantAuthorizationCode},
+	"native": {id: "native", tenant: "acme", name: "CLI", grantTypes: []string{oauth.GrantAuthorizationCode},
 		scopes: []string{"core.invoice.read"}, redirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]/cb"}},
-	"query": {id: "query", tenant: "acme", name: "Q", grantTypes: []string{GrantAuthorizationCode},
+	"query": {id: "query", tenant: "acme", name: "Q", grantTypes: []string{oauth.GrantAuthorizationCode},
 		scopes: []string{"a.b.c"}, redirectURIs: []string{"https://q.example/cb?tenant=acme"}},
-	"machine": {id: "machine", tenant: "acme", name: "M", grantTypes: []string{GrantClientCredentials},
+	"machine": {id: "machine", tenant: "acme", name: "M", grantTypes: []string{oauth.GrantClientCredentials},
 		scopes: []string{"core.invoice.read"}, redirectURIs: []string{"https://m.example/cb"}},
 }
 
@@ -131,7 +133,7 @@ func FuzzAuthorizeRequest(f *testing.F) {
 			if req == nil || c == nil {
 				t.Fatalf("redirected error %v without request or client", e)
 			}
-			if c != fuzzClients[fm.get("client_id")] || !slices.Contains(c.grantTypes, GrantAuthorizationCode) {
+			if c != fuzzClients[fm.get("client_id")] || !slices.Contains(c.grantTypes, oauth.GrantAuthorizationCode) {
 				t.Fatalf("redirected error %v for client %q", e, fm.get("client_id"))
 			}
 			if req.redirectURI != fm.get("redirect_uri") || !fuzzRedirectOK(c, req.redirectURI) {
@@ -164,7 +166,7 @@ func FuzzAuthorizeRequest(f *testing.F) {
 		if fm.get("code_challenge_method") != "S256" || len(req.codeChallenge) != 43 || !isBase64URL(req.codeChallenge) || req.codeChallenge != fm.get("code_challenge") {
 			t.Fatalf("accepted challenge %q method %q", req.codeChallenge, fm.get("code_challenge_method"))
 		}
-		if !slices.Contains(c.grantTypes, GrantAuthorizationCode) || !fuzzRedirectOK(c, req.redirectURI) {
+		if !slices.Contains(c.grantTypes, oauth.GrantAuthorizationCode) || !fuzzRedirectOK(c, req.redirectURI) {
 			t.Fatalf("accepted redirect URI %q for %s", req.redirectURI, c.id)
 		}
 		if len(req.scopes) == 0 || len(outside(req.scopes, authorizableScopes(c))) > 0 {

@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
 func errInvalidGrant(desc string) *Error {
-	return &Error{Code: CodeInvalidGrant, Description: desc, Status: http.StatusBadRequest}
+	return &Error{Code: oauth.CodeInvalidGrant, Description: desc, Status: http.StatusBadRequest}
 }
 
 // authorizationCodeGrant is RFC 6749 §4.1.3 with PKCE (RFC 7636): a code is
@@ -139,7 +140,7 @@ func (s *Server) revokeCodeIssue(ctx context.Context, tx store.Tx, ac store.Auth
 // wantsRefresh reports whether a grant hands out a refresh token: only
 // with offline_access, to a client registered for the refresh_token grant.
 func wantsRefresh(c *store.Client, scopes []string) bool {
-	return slices.Contains(scopes, ScopeOfflineAccess) && slices.Contains(c.GrantTypes, GrantRefreshToken)
+	return slices.Contains(scopes, oauth.ScopeOfflineAccess) && slices.Contains(c.GrantTypes, oauth.GrantRefreshToken)
 }
 
 // validVerifier checks a PKCE code_verifier (RFC 7636 §4.1).

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
@@ -130,8 +131,8 @@ func (e *env) client(tenant string, scopes []string, mod ...func(*store.Client))
 	h := credential.Hash(secret)
 	c := store.Client{
 		ID: credential.ID("ksc_", 22), Tenant: tenant, Name: "test client",
-		GrantTypes: []string{GrantClientCredentials}, Scopes: scopes,
-		AuthMethod: AuthMethodBasic, Status: store.StatusActive,
+		GrantTypes: []string{oauth.GrantClientCredentials}, Scopes: scopes,
+		AuthMethod: oauth.AuthClientSecretBasic, Status: store.StatusActive,
 		Secrets: []store.ClientSecret{{ID: credential.ID("sec_", 12), Hash: h[:], Hint: credential.Hint(secret), CreatedAt: e.clock.Now()}},
 	}
 	for _, m := range mod {
@@ -209,11 +210,11 @@ func (e *env) post(path string, c *testClient, vals url.Values) reply {
 // token obtains an access token for c with Basic authentication.
 func (e *env) token(c testClient, scope string) string {
 	e.t.Helper()
-	v := url.Values{"grant_type": {GrantClientCredentials}}
+	v := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	if scope != "" {
 		v.Set("scope", scope)
 	}
-	r := e.post(PathToken, &c, v)
+	r := e.post(oauth.PathToken, &c, v)
 	if r.status != http.StatusOK {
 		e.t.Fatalf("token for %s: %d %s", c.ID, r.status, r.body)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -76,12 +77,12 @@ func (s *Server) idToken(c *store.Client, p *personGrant, scopes []string, acces
 // addUserClaims adds the claims of the profile and email scopes (OIDC Core
 // §5.4). keyshift does not verify addresses, so email_verified is false.
 func addUserClaims(cl *idClaims, u store.User, scopes []string) {
-	if slices.Contains(scopes, ScopeProfile) {
+	if slices.Contains(scopes, oauth.ScopeProfile) {
 		cl.Name = u.Name
 		cl.PreferredUsername = u.Login
 		cl.Roles = u.Roles
 	}
-	if slices.Contains(scopes, ScopeEmail) && u.Email != "" {
+	if slices.Contains(scopes, oauth.ScopeEmail) && u.Email != "" {
 		f := false
 		cl.Email, cl.EmailVerified = u.Email, &f
 	}

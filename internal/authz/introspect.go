@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	// token_type_hint is advisory (RFC 7662 §2.1): it orders the search.
 	resp, active, err := s.introspectAny(r.Context(), f.get("token"), f.get("token_type_hint"), caller)
 	if err != nil {
-		s.metrics.introspections.WithLabelValues(CodeServerError).Inc()
+		s.metrics.introspections.WithLabelValues(oauth.CodeServerError).Inc()
 		writeError(w, s.log, err)
 		return
 	}
@@ -63,7 +64,7 @@ func (s *Server) introspect(token string, caller *store.Client) introspection {
 		IssuedAt:  cl.IssuedAt,
 		NotBefore: cl.NotBefore,
 		JTI:       cl.JTI,
-		TokenType: tokenTypeBearer,
+		TokenType: oauth.TokenTypeBearer,
 		Tenant:    cl.Tenant,
 	}
 }
@@ -93,5 +94,5 @@ func (s *Server) authenticateCaller(w http.ResponseWriter, r *http.Request, endp
 // isOperator reports whether c is a platform operator client, entitled to
 // see and revoke tokens of every tenant.
 func isOperator(c *store.Client) bool {
-	return c.Tenant == store.PlatformTenant && slices.Contains(c.Scopes, ScopeAdmin)
+	return c.Tenant == store.PlatformTenant && slices.Contains(c.Scopes, oauth.ScopeAdmin)
 }

@@ -6,11 +6,9 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/apikey"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
-
-// TokenTypeHintAPIKey is the token_type_hint naming a legacy API key.
-const TokenTypeHintAPIKey = "api_key"
 
 // KeyIntrospection is what a KeyIntrospector tells about a legacy key: the
 // timeline's decision now, the key and the migration guide.
@@ -51,7 +49,7 @@ func (s *Server) introspectAny(ctx context.Context, token, hint string, caller *
 		resp := s.introspect(token, caller)
 		return resp, resp.Active, nil
 	}
-	if hint == TokenTypeHintAPIKey {
+	if hint == oauth.TokenTypeHintAPIKey {
 		if k, ok, err := s.introspectKey(ctx, token, caller); err != nil || ok {
 			return k, ok && k.Active, err
 		}
@@ -77,7 +75,7 @@ func (s *Server) introspectKey(ctx context.Context, key string, caller *store.Cl
 	}
 	d := res.Decision
 	k := keyIntrospection{
-		Active: d.Accepted, TokenType: TokenTypeHintAPIKey, Tenant: res.Key.Tenant, KeyID: res.Key.ID,
+		Active: d.Accepted, TokenType: oauth.TokenTypeHintAPIKey, Tenant: res.Key.Tenant, KeyID: res.Key.ID,
 		Permissions: res.Key.Permissions, Scope: strings.Join(res.Key.Scopes, " "), Decision: d.Code,
 		DecisionDescription: res.Description(), Deprecation: rfc3339(d.Deprecation), Sunset: rfc3339(d.Sunset),
 		MigrationGuideURL: res.GuideURL,

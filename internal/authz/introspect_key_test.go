@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -81,7 +82,7 @@ func newKeyEnv(t *testing.T) *keyEnv {
 	}
 	t.Cleanup(func() { cancel(); svc.Wait() }) // before the store closes
 	lk.svc, ke.svc = svc, svc
-	ke.operator = e.client(store.PlatformTenant, []string{ScopeAdmin})
+	ke.operator = e.client(store.PlatformTenant, []string{oauth.ScopeAdmin})
 	return ke
 }
 
@@ -106,7 +107,7 @@ func (ke *keyEnv) introspect(caller testClient, key, hint string) reply {
 	if hint != "" {
 		v.Set("token_type_hint", hint)
 	}
-	r := ke.post(PathIntrospect, &caller, v)
+	r := ke.post(oauth.PathIntrospect, &caller, v)
 	if r.status != http.StatusOK {
 		ke.t.Fatalf("introspect: %d %s", r.status, r.body)
 	}
@@ -116,7 +117,7 @@ func (ke *keyEnv) introspect(caller testClient, key, hint string) reply {
 func TestIntrospectKey_AcceptedKeyOfOwnTenant(t *testing.T) {
 	ke := newKeyEnv(t)
 	rs := ke.client("acme", []string{"core.invoice.read"})
-	r := ke.introspect(rs, ke.acmeKey, TokenTypeHintAPIKey)
+	r := ke.introspect(rs, ke.acmeKey, oauth.TokenTypeHintAPIKey)
 	want := map[string]any{
 		"active": true, "token_type": "api_key", "tenant": "acme", "key_id": ke.acmeID,
 		"scope": "core.invoice.read", "decision": "accepted",
@@ -151,15 +152,15 @@ func TestIntrospectKey_AnswersByCaller(t *testing.T) {
 		decision string // "" = the answer says active:false and nothing more
 		scope    string
 	}{
-		{"all-APIs key maps to every scope with permissions", acmeRS, ke.allKey, TokenTypeHintAPIKey, true, "accepted", "core.invoice.read core.invoice.write"},
-		{"key of another tenant", globexRS, ke.acmeKey, TokenTypeHintAPIKey, false, "", ""},
-		{"operator sees any tenant's key", ke.operator, ke.acmeKey, TokenTypeHintAPIKey, true, "accepted", "core.invoice.read"},
-		{"refused key of own tenant says why", oldRS, ke.oldKey, TokenTypeHintAPIKey, false, "api_key_sunset", "core.invoice.read"},
-		{"unknown key", acmeRS, apikey.Generate(), TokenTypeHintAPIKey, false, "", ""},
-		{"malformed key", acmeRS, "not a key", TokenTypeHintAPIKey, false, "", ""},
+		{"all-APIs key maps to every scope with permissions", acmeRS, ke.allKey, oauth.TokenTypeHintAPIKey, true, "accepted", "core.invoice.read core.invoice.write"},
+		{"key of another tenant", globexRS, ke.acmeKey, oauth.TokenTypeHintAPIKey, false, "", ""},
+		{"operator sees any tenant's key", ke.operator, ke.acmeKey, oauth.TokenTypeHintAPIKey, true, "accepted", "core.invoice.read"},
+		{"refused key of own tenant says why", oldRS, ke.oldKey, oauth.TokenTypeHintAPIKey, false, "api_key_sunset", "core.invoice.read"},
+		{"unknown key", acmeRS, apikey.Generate(), oauth.TokenTypeHintAPIKey, false, "", ""},
+		{"malformed key", acmeRS, "not a key", oauth.TokenTypeHintAPIKey, false, "", ""},
 		{"key without hint is still found", acmeRS, ke.acmeKey, "", true, "accepted", "core.invoice.read"},
 		{"key with the access_token hint is still found", acmeRS, ke.acmeKey, "access_token", true, "accepted", "core.invoice.read"},
-		{"access token with the api_key hint is still found", acmeRS, tok, TokenTypeHintAPIKey, true, "", ""},
+		{"access token with the api_key hint is still found", acmeRS, tok, oauth.TokenTypeHintAPIKey, true, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,7 +183,7 @@ func TestIntrospectKey_NotCountedAsUse(t *testing.T) {
 	ke := newKeyEnv(t)
 	rs := ke.client("acme", []string{"core.invoice.read"})
 	for range 3 {
-		ke.introspect(rs, ke.acmeKey, TokenTypeHintAPIKey)
+		ke.introspect(rs, ke.acmeKey, oauth.TokenTypeHintAPIKey)
 	}
 	if err := ke.svc.Flush(ke.ctx); err != nil {
 		t.Fatal(err)
@@ -200,7 +201,7 @@ func TestIntrospectKey_NotCountedAsUse(t *testing.T) {
 func TestIntrospectKey_DisabledKeyInactiveWithinASecond(t *testing.T) {
 	ke := newKeyEnv(t)
 	rs := ke.client("acme", []string{"core.invoice.read"})
-	if r := ke.introspect(rs, ke.acmeKey, TokenTypeHintAPIKey); r.json["active"] != true {
+	if r := ke.introspect(rs, ke.acmeKey, oauth.TokenTypeHintAPIKey); r.json["active"] != true {
 		t.Fatalf("before: %s", r.body)
 	}
 	err := ke.st.Tx(ke.ctx, func(tx store.Tx) error {
@@ -213,6 +214,6 @@ func TestIntrospectKey_DisabledKeyInactiveWithinASecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	ke.waitFor(func() bool {
-		return ke.introspect(rs, ke.acmeKey, TokenTypeHintAPIKey).str("decision") == apikey.CodeDisabled
+		return ke.introspect(rs, ke.acmeKey, oauth.TokenTypeHintAPIKey).str("decision") == apikey.CodeDisabled
 	})
 }

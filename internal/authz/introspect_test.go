@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -15,7 +16,7 @@ func TestIntrospect_OwnTenantActive(t *testing.T) {
 	c := e.client("acme", []string{"a.b.read", "a.b.write"})
 	rs := e.client("acme", []string{"a.b.read"}) // a resource server of the same tenant
 	tok := e.token(c, "a.b.read")
-	r := e.post(PathIntrospect, &rs, url.Values{"token": {tok}, "token_type_hint": {"access_token"}})
+	r := e.post(oauth.PathIntrospect, &rs, url.Values{"token": {tok}, "token_type_hint": {"access_token"}})
 	if r.status != http.StatusOK || r.json["active"] != true {
 		t.Fatalf("introspect: %d %s", r.status, r.body)
 	}
@@ -51,14 +52,14 @@ func TestIntrospect_OtherTenantInactiveUnlessOperator(t *testing.T) {
 		active bool
 	}{
 		{"client of another tenant", e.client("globex", []string{"a.b.read"}), false},
-		{"tenant client holding the admin scope", e.client("globex", []string{ScopeAdmin}), false},
+		{"tenant client holding the admin scope", e.client("globex", []string{oauth.ScopeAdmin}), false},
 		{"platform client without admin scope", e.client(store.PlatformTenant, []string{"a.b.read"}), false},
-		{"platform operator", e.client(store.PlatformTenant, []string{ScopeAdmin}), true},
+		{"platform operator", e.client(store.PlatformTenant, []string{oauth.ScopeAdmin}), true},
 		{"same tenant", e.client("acme", []string{"x.y.read"}), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.post(PathIntrospect, &tt.caller, url.Values{"token": {tok}})
+			r := e.post(oauth.PathIntrospect, &tt.caller, url.Values{"token": {tok}})
 			if r.status != http.StatusOK || r.json["active"] != tt.active {
 				t.Fatalf("got %d %s, want active=%v", r.status, r.body, tt.active)
 			}
@@ -75,21 +76,21 @@ func TestRevoke_ThenIntrospectInactiveAndAuthenticateFails(t *testing.T) {
 	c := e.client("acme", []string{"a.b.read"})
 	tok := e.token(c, "")
 	keep := e.token(c, "")
-	r := e.post(PathRevoke, &c, url.Values{"token": {tok}, "token_type_hint": {"access_token"}})
+	r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}, "token_type_hint": {"access_token"}})
 	if r.status != http.StatusOK || len(r.body) != 0 {
 		t.Fatalf("revoke: %d %q", r.status, r.body)
 	}
 	if _, err := e.srv.Authenticate(e.ctx, tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Authenticate after revoke: %v", err)
 	}
-	if r := e.post(PathIntrospect, &c, url.Values{"token": {tok}}); r.json["active"] != false {
+	if r := e.post(oauth.PathIntrospect, &c, url.Values{"token": {tok}}); r.json["active"] != false {
 		t.Fatalf("introspect after revoke: %s", r.body)
 	}
 	if _, err := e.srv.Authenticate(e.ctx, keep); err != nil {
 		t.Fatalf("another token of the client: %v", err)
 	}
 	// Revoking again is still 200.
-	if r := e.post(PathRevoke, &c, url.Values{"token": {tok}}); r.status != http.StatusOK {
+	if r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}}); r.status != http.StatusOK {
 		t.Fatalf("second revoke: %d", r.status)
 	}
 	// The revocation and its audit event are in the store.
@@ -123,7 +124,7 @@ func TestRevoke_OtherInstancesRefuseViaFeedAndOnLoad(t *testing.T) {
 	if _, err := running.Authenticate(e.ctx, tok); err != nil {
 		t.Fatalf("before revocation: %v", err)
 	}
-	if r := e.post(PathRevoke, &c, url.Values{"token": {tok}}); r.status != http.StatusOK {
+	if r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}}); r.status != http.StatusOK {
 		t.Fatalf("revoke: %d", r.status)
 	}
 	e.waitFor(func() bool { _, err := running.Authenticate(e.ctx, tok); return errors.Is(err, ErrInvalidToken) })
@@ -138,9 +139,9 @@ func TestRevoke_OperatorMayRevokeAnyTenantsToken(t *testing.T) {
 	e.tenant("acme", store.StatusActive)
 	e.tenant(store.PlatformTenant, store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
-	op := e.client(store.PlatformTenant, []string{ScopeAdmin})
+	op := e.client(store.PlatformTenant, []string{oauth.ScopeAdmin})
 	tok := e.token(c, "")
-	if r := e.post(PathRevoke, &op, url.Values{"token": {tok}}); r.status != http.StatusOK {
+	if r := e.post(oauth.PathRevoke, &op, url.Values{"token": {tok}}); r.status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.status, r.body)
 	}
 	if _, err := e.srv.Authenticate(e.ctx, tok); err == nil {

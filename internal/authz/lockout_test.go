@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -29,14 +30,14 @@ import (
 func TestToken_PublicClientXOAuth2AutoDetect_NoFailureCounted(t *testing.T) {
 	e := newOIDCEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(time.Hour) })
 	const redirect = "http://127.0.0.1:9/cb"
-	c := e.webClient("acme", redirect, func(c *store.Client) { c.AuthMethod, c.Secrets = AuthMethodNone, nil })
+	c := e.webClient("acme", redirect, func(c *store.Client) { c.AuthMethod, c.Secrets = oauth.AuthNone, nil })
 	b := newBrowser(t, e.ts.URL)
 	ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.ts.Client())
 	for i := range 8 {
 		p := newPKCE()
 		code := e.codeFor(b, authParams(c.ID, redirect, "core.invoice.read", p), "alice", alicePassword)
 		conf := &oauth2.Config{ClientID: c.ID, RedirectURL: redirect,
-			Endpoint: oauth2.Endpoint{AuthURL: e.ts.URL + PathAuthorize, TokenURL: e.ts.URL + PathToken, AuthStyle: oauth2.AuthStyleAutoDetect}}
+			Endpoint: oauth2.Endpoint{AuthURL: e.ts.URL + oauth.PathAuthorize, TokenURL: e.ts.URL + oauth.PathToken, AuthStyle: oauth2.AuthStyleAutoDetect}}
 		tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(p.verifier))
 		if err != nil || tok.AccessToken == "" {
 			t.Fatalf("exchange %d: %v", i, err)
@@ -50,7 +51,7 @@ func TestToken_PublicClientXOAuth2AutoDetect_NoFailureCounted(t *testing.T) {
 	}
 	// An empty Basic secret is still wrong for a confidential client.
 	conf := e.client("acme", []string{"core.invoice.read"})
-	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+PathToken, strings.NewReader("grant_type=client_credentials"))
+	req, _ := http.NewRequest(http.MethodPost, e.ts.URL+oauth.PathToken, strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Basic "+basicOf(conf.ID, ""))
 	if r := e.do(req); r.status != http.StatusUnauthorized {
@@ -79,13 +80,13 @@ func (e *env) inProcess(path string, c testClient, vals url.Values) int {
 // on loopback.
 func TestInProcessCalls_AreNoAddress(t *testing.T) {
 	e := newOIDCEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 3, rate.Every(time.Hour) })
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	good := e.client("acme", []string{"core.invoice.read"})
 	// A tenant admin tests wrong credentials in the console, many times
 	// and for many client ids.
 	for i := range 10 {
 		wrong := testClient{ID: fmt.Sprintf("ksc_typo%d", i), Secret: credential.New(credential.PrefixClientSecret)}
-		if got := e.inProcess(PathToken, wrong, grant); got != http.StatusUnauthorized {
+		if got := e.inProcess(oauth.PathToken, wrong, grant); got != http.StatusUnauthorized {
 			t.Fatalf("in-process failure %d: %d; want 401", i, got)
 		}
 	}
@@ -99,13 +100,13 @@ func TestInProcessCalls_AreNoAddress(t *testing.T) {
 	// Remote failures on loopback do not throttle in-process calls.
 	for range 5 {
 		wrong := testClient{ID: "ksc_attacker", Secret: credential.New(credential.PrefixClientSecret)}
-		e.postFrom("127.0.0.1", PathToken, &wrong, grant)
+		e.postFrom("127.0.0.1", oauth.PathToken, &wrong, grant)
 	}
 	wrong := testClient{ID: "ksc_another", Secret: credential.New(credential.PrefixClientSecret)}
-	if got := e.inProcess(PathToken, wrong, grant); got != http.StatusUnauthorized {
+	if got := e.inProcess(oauth.PathToken, wrong, grant); got != http.StatusUnauthorized {
 		t.Fatalf("in-process failure after remote attacks on loopback: %d; want 401", got)
 	}
-	if got := e.inProcess(PathToken, good, grant); got != http.StatusOK {
+	if got := e.inProcess(oauth.PathToken, good, grant); got != http.StatusOK {
 		t.Fatalf("in-process right secret: %d", got)
 	}
 }
@@ -127,21 +128,21 @@ func TestLogs_NoCredentialFromAnyField(t *testing.T) {
 	for _, cr := range creds {
 		for range 3 {
 			b := newBrowser(t, e.ts.URL)
-			p := b.get(e.ts.URL + PathLogin + "?return=" + url.QueryEscape("/oauth2/authorize?client_id="+cr))
+			p := b.get(e.ts.URL + oauth.PathLogin + "?return=" + url.QueryEscape("/oauth2/authorize?client_id="+cr))
 			if p.status == http.StatusOK {
 				b.signIn(p, "acme", cr, cr)                      // a key typed into the login field
 				b.signIn(b.get(p.url.String()), cr, "alice", cr) // and into the organisation field
 			}
 		}
 	}
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	for i := range 3 { // through the limit, so "throttled" lines too
 		for _, cr := range creds {
-			e.postFrom(fmt.Sprintf("127.0.0.%d", 50+i), PathToken, &testClient{ID: cr, Secret: good.Secret}, grant)
-			e.post(PathToken, nil, url.Values{"grant_type": {GrantClientCredentials}, "client_id": {cr}, "client_secret": {cr}})
-			e.post(PathIntrospect, nil, url.Values{"client_id": {cr}, "token": {jwt}})
-			e.post(PathDeviceAuthorization, nil, url.Values{"client_id": {cr}})
-			e.post(PathRevoke, &testClient{ID: cr, Secret: ""}, url.Values{"token": {cr}})
+			e.postFrom(fmt.Sprintf("127.0.0.%d", 50+i), oauth.PathToken, &testClient{ID: cr, Secret: good.Secret}, grant)
+			e.post(oauth.PathToken, nil, url.Values{"grant_type": {oauth.GrantClientCredentials}, "client_id": {cr}, "client_secret": {cr}})
+			e.post(oauth.PathIntrospect, nil, url.Values{"client_id": {cr}, "token": {jwt}})
+			e.post(oauth.PathDeviceAuthorization, nil, url.Values{"client_id": {cr}})
+			e.post(oauth.PathRevoke, &testClient{ID: cr, Secret: ""}, url.Values{"token": {cr}})
 		}
 	}
 	out := buf.String()

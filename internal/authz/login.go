@@ -14,19 +14,9 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/clientip"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/redact"
 	"github.com/keyshift/keyshift/internal/store"
-)
-
-// Paths of the pages people use.
-const (
-	PathAuthorize           = "/oauth2/authorize"
-	PathLogin               = "/oauth2/login"
-	PathConsent             = "/oauth2/consent"
-	PathUserinfo            = "/oauth2/userinfo"
-	PathLogout              = "/oauth2/logout"
-	PathDevice              = "/oauth2/device"
-	PathDeviceAuthorization = "/oauth2/device_authorization"
 )
 
 // Bounds of the login form's fields.
@@ -46,7 +36,7 @@ func loginURL(tenant, ret, hint string) string {
 	if hint != "" {
 		v.Set("login_hint", hint)
 	}
-	return PathLogin + "?" + v.Encode()
+	return oauth.PathLogin + "?" + v.Encode()
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +59,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ret := q.get("return")
 	if !safeReturn(ret) {
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "the sign-in link is incomplete; start again from the application")
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "the sign-in link is incomplete; start again from the application")
 		return
 	}
 	hint := q.get("login_hint")
@@ -85,7 +75,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request) {
 // the request does not name one (the console, a platform client).
 func (s *Server) loginPage(tenant, login, ret string) *pageData {
 	d := &pageData{Title: "Sign in", Tenant: tenant, AskTenant: tenant == "", Login: login, Return: ret}
-	if p, _, ok := strings.Cut(ret, "?"); ok && p == PathAuthorize {
+	if p, _, ok := strings.Cut(ret, "?"); ok && p == oauth.PathAuthorize {
 		if f, e := parseAuthorizeParams(ret[len(p)+1:]); e == nil {
 			if c, _ := s.clients.lookup(f.get("client_id")); c != nil {
 				d.ClientName = c.Name
@@ -102,7 +92,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	tenant, login, pw, ret := strings.TrimSpace(f.get("tenant")), strings.TrimSpace(f.get("login")), f.get("password"), f.get("return")
 	if !safeReturn(ret) {
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "the sign-in link is incomplete; start again from the application")
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "the sign-in link is incomplete; start again from the application")
 		return
 	}
 	d := s.loginPage(tenant, login, ret)
@@ -134,12 +124,12 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Log(r.Context(), store.LogLevel(err), "sign-in failed", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing in is not possible right now; please try again shortly.")
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, "Signing in is not possible right now; please try again shortly.")
 		return
 	}
 	if err := s.startSession(r.Context(), w, r, u); err != nil {
 		s.log.Log(r.Context(), store.LogLevel(err), "start session", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing in is not possible right now; please try again shortly.")
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, "Signing in is not possible right now; please try again shortly.")
 		return
 	}
 	s.metrics.logins.WithLabelValues("success").Inc()
@@ -150,7 +140,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 
 // errBadLogin is the one answer to every failed sign-in, so the page does
 // not tell which logins exist.
-var errBadLogin = &Error{Code: CodeAccessDenied, Description: "Wrong organisation, login or password.", Status: http.StatusBadRequest}
+var errBadLogin = &Error{Code: oauth.CodeAccessDenied, Description: "Wrong organisation, login or password.", Status: http.StatusBadRequest}
 
 // checkPassword checks a sign-in against the throttles (per address and per
 // account, shared between instances like client failures) and the user's
@@ -174,7 +164,7 @@ func (s *Server) checkPassword(r *http.Request, tenant, login, pw string) (store
 	if limited {
 		s.metrics.logins.WithLabelValues("throttled").Inc()
 		s.log.Warn("sign-in throttled", "tenant", s.logTenant(tenant), "login", redact.Value(login), "remote_addr", remoteAddr(r))
-		return store.User{}, &Error{Code: CodeAccessDenied, Description: "Too many failed attempts. Wait a minute and try again.", Status: http.StatusTooManyRequests, RetryAfter: wait}
+		return store.User{}, &Error{Code: oauth.CodeAccessDenied, Description: "Too many failed attempts. Wait a minute and try again.", Status: http.StatusTooManyRequests, RetryAfter: wait}
 	}
 	u, err := s.st.GetUserByLogin(r.Context(), tenant, login)
 	who := []any{"tenant", s.logTenant(tenant), "login", redact.Value(login)}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -37,13 +38,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	hint, hintOK := s.parseIDTokenHint(f.get("id_token_hint"))
 	if f.has("id_token_hint") && !hintOK {
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "id_token_hint is not an ID token issued here")
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "id_token_hint is not an ID token issued here")
 		return
 	}
 	clientID := f.get("client_id")
 	if hintOK {
 		if clientID != "" && clientID != hint.Audience {
-			s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "client_id does not match the id_token_hint")
+			s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "client_id does not match the id_token_hint")
 			return
 		}
 		clientID = hint.Audience
@@ -53,27 +54,27 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if clientID != "" {
 		c, tenantActive := s.clients.lookup(clientID)
 		if c == nil || !tenantActive || c.Status != store.StatusActive {
-			s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "the client is unknown")
+			s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "the client is unknown")
 			return
 		}
 		clientName = c.Name
 		if redirect != "" && !slices.Contains(c.PostLogoutRedirectURIs, redirect) {
-			s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "post_logout_redirect_uri is not registered for this client")
+			s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "post_logout_redirect_uri is not registered for this client")
 			return
 		}
 	} else if redirect != "" {
-		s.showError(w, http.StatusBadRequest, CodeInvalidRequest, "post_logout_redirect_uri needs id_token_hint or client_id")
+		s.showError(w, http.StatusBadRequest, oauth.CodeInvalidRequest, "post_logout_redirect_uri needs id_token_hint or client_id")
 		return
 	}
 	who, err := s.currentSession(ctx, r)
 	if err != nil {
 		s.log.Log(r.Context(), store.LogLevel(err), "logout: load session", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing out is not possible right now; please try again shortly.")
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, "Signing out is not possible right now; please try again shortly.")
 		return
 	}
 	confirmed := f.get("decision") == "logout"
 	if confirmed && !s.checkCSRF(r, f) {
-		s.showError(w, http.StatusForbidden, CodeAccessDenied, "This form expired or did not come from this site. Please try again.")
+		s.showError(w, http.StatusForbidden, oauth.CodeAccessDenied, "This form expired or did not come from this site. Please try again.")
 		return
 	}
 	proven := hintOK && who != nil && hint.Subject == who.user.ID
@@ -89,7 +90,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.endSession(ctx, w, r); err != nil {
 		s.log.Log(r.Context(), store.LogLevel(err), "logout: end session", "err", err)
-		s.showError(w, http.StatusServiceUnavailable, CodeTemporarilyUnavailable, "Signing out is not possible right now; please try again shortly.")
+		s.showError(w, http.StatusServiceUnavailable, oauth.CodeTemporarilyUnavailable, "Signing out is not possible right now; please try again shortly.")
 		return
 	}
 	if who != nil {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Tests of RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
@@ -27,7 +29,9 @@ func newLogoutEnv(t *testing.T) logoutEnv {
 	return logoutEnv{env: e, c: c, b: b, idToken: r.str("id_token")}
 }
 
-func (le logoutEnv) logoutURL(v url.Values) string { return le.ts.URL + PathLogout + "?" + v.Encode() }
+func (le logoutEnv) logoutURL(v url.Values) string {
+	return le.ts.URL + oauth.PathLogout + "?" + v.Encode()
+}
 
 // signedIn reports whether b still has a session for le's client, by a
 // prompt=none authorization (OIDC Core §3.1.2.1).
@@ -40,7 +44,7 @@ func (le logoutEnv) signedIn(t *testing.T, b *browser) bool {
 	switch {
 	case cb.Get("code") != "":
 		return true
-	case cb.Get("error") == CodeLoginRequired:
+	case cb.Get("error") == oauth.CodeLoginRequired:
 		return false
 	}
 	t.Fatalf("prompt=none answered %v", cb)
@@ -116,7 +120,7 @@ func TestLogout_WithoutHintAsks(t *testing.T) {
 		if p.status != http.StatusOK || le.b.Landed != nil {
 			t.Fatalf("logout %v: %d at %s (landed %v), want the confirmation page", q, p.status, p.url, le.b.Landed)
 		}
-		if action, f := p.form(t); action != PathLogout || f.Get("csrf_token") == "" {
+		if action, f := p.form(t); action != oauth.PathLogout || f.Get("csrf_token") == "" {
 			t.Fatalf("confirmation form: action %q fields %v", action, f)
 		}
 		if !le.signedIn(t, le.b) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/authz/authztest"
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -60,7 +61,7 @@ func (e *env) user(tenant, login, pw string, roles []string) string {
 func (e *env) webClient(tenant, redirect string, mod ...func(*store.Client)) testClient {
 	e.t.Helper()
 	return e.client(tenant, []string{"core.invoice.read"}, append([]func(*store.Client){func(c *store.Client) {
-		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+		c.GrantTypes = []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 		c.RedirectURIs = []string{redirect}
 		c.PostLogoutRedirectURIs = []string{redirect + "/bye"}
 	}}, mod...)...)
@@ -76,8 +77,8 @@ type browser struct {
 // TestAuthztest_LoginPath_IsAuthzs guards the path authztest must spell out
 // (it cannot import this package).
 func TestAuthztest_LoginPath_IsAuthzs(t *testing.T) {
-	if authztest.LoginPath != PathLogin {
-		t.Fatalf("authztest.LoginPath = %q, want PathLogin %q", authztest.LoginPath, PathLogin)
+	if authztest.LoginPath != oauth.PathLogin {
+		t.Fatalf("authztest.LoginPath = %q, want oauth.PathLogin %q", authztest.LoginPath, oauth.PathLogin)
 	}
 }
 

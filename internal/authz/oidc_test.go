@@ -12,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
@@ -156,10 +157,10 @@ func TestOIDC_RefreshReuseRevokesFamily(t *testing.T) {
 	}
 	e.clock.Advance(e.srv.cfg.RefreshReuseGrace + time.Second)
 	_, err = refresh(tok.RefreshToken)
-	assertOAuthError(t, err, CodeInvalidGrant)
+	assertOAuthError(t, err, oauth.CodeInvalidGrant)
 	// The family is gone: the current token fails, its access token is revoked.
 	_, err = refresh(second.RefreshToken)
-	assertOAuthError(t, err, CodeInvalidGrant)
+	assertOAuthError(t, err, oauth.CodeInvalidGrant)
 	e.waitFor(func() bool { return e.srv.revoked.revoked(jtiOf(t, twin.AccessToken)) })
 }
 
@@ -177,10 +178,10 @@ func TestOIDC_CodeReplayRevokesTokens(t *testing.T) {
 		t.Fatalf("first exchange: %v", err)
 	}
 	_, err = rp.conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-	assertOAuthError(t, err, CodeInvalidGrant)
+	assertOAuthError(t, err, oauth.CodeInvalidGrant)
 	e.waitFor(func() bool { return e.srv.revoked.revoked(jtiOf(t, tok.AccessToken)) })
 	_, err = rp.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
-	assertOAuthError(t, err, CodeInvalidGrant)
+	assertOAuthError(t, err, oauth.CodeInvalidGrant)
 }
 
 // authorize runs the browser part of the code flow and returns the code
@@ -215,7 +216,7 @@ func assertOAuthError(t testing.TB, err error, code string) {
 	if re.ErrorCode != code {
 		t.Fatalf("error code = %q (%s), want %q", re.ErrorCode, re.ErrorDescription, code)
 	}
-	if re.Response.StatusCode != http.StatusBadRequest && code == CodeInvalidGrant {
+	if re.Response.StatusCode != http.StatusBadRequest && code == oauth.CodeInvalidGrant {
 		t.Fatalf("status = %d, want 400", re.Response.StatusCode)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/webcookie"
 )
 
@@ -213,7 +214,7 @@ func safeReturn(p string) bool {
 	}
 	path, _, _ := strings.Cut(p, "?")
 	switch {
-	case path == PathAuthorize, path == PathDevice, strings.HasPrefix(path, "/console/"), path == "/console":
+	case path == oauth.PathAuthorize, path == oauth.PathDevice, strings.HasPrefix(path, "/console/"), path == "/console":
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -59,7 +60,7 @@ func TestLogin_CSRF(t *testing.T) {
 				t.Fatalf("session cookie set = %v after status %d", hasSession, p.status)
 			}
 			if tt.status == http.StatusForbidden {
-				if p.url.Path != PathLogin || !strings.Contains(p.body, `name="csrf_token"`) {
+				if p.url.Path != oauth.PathLogin || !strings.Contains(p.body, `name="csrf_token"`) {
 					t.Fatalf("403 should show the login form again with a fresh token:\n%s", p.body)
 				}
 			}
@@ -108,7 +109,7 @@ func TestConsent_CSRF(t *testing.T) {
 			q = authParams(c.ID, webRedirect, "openid", newPKCE())
 			q.Set("prompt", "none")
 			b.get(e.authURL(q))
-			if cb := b.callback(); cb.Get("error") != CodeConsentRequired {
+			if cb := b.callback(); cb.Get("error") != oauth.CodeConsentRequired {
 				t.Fatalf("after a refused consent post, prompt=none gave %v, want consent_required", cb)
 			}
 		})
@@ -290,7 +291,7 @@ func TestAuthorize_SessionOfOtherTenantNotUsed(t *testing.T) {
 		q := authParams(globex.ID, webRedirect, "openid", newPKCE())
 		q.Set("prompt", "none")
 		b.get(e.authURL(q))
-		if cb := b.callback(); cb.Get("error") != CodeLoginRequired {
+		if cb := b.callback(); cb.Get("error") != oauth.CodeLoginRequired {
 			t.Fatalf("callback = %v, want login_required", cb)
 		}
 	})
@@ -317,14 +318,14 @@ func TestSafeReturn(t *testing.T) {
 		ret  string
 		safe bool
 	}{
-		{PathAuthorize + "?client_id=x", true},
-		{PathDevice, true},
+		{oauth.PathAuthorize + "?client_id=x", true},
+		{oauth.PathDevice, true},
 		{"/console/", true},
 		{"/console", true},
 		{"https://evil.example", false},
-		{"https://evil.example" + PathAuthorize, false},
+		{"https://evil.example" + oauth.PathAuthorize, false},
 		{"//evil.example", false},
-		{"//evil.example" + PathAuthorize, false},
+		{"//evil.example" + oauth.PathAuthorize, false},
 		{`/\evil.example`, false},
 		{`/\evil.example/console/`, false},
 		{"/%2F%2Fevil.example", false},
@@ -351,7 +352,7 @@ func TestLogin_ReturnElsewhereRefused(t *testing.T) {
 	for _, ret := range []string{"https://evil.example", "//evil.example", `/\evil.example`} {
 		t.Run(ret, func(t *testing.T) {
 			b := newBrowser(t, e.ts.URL)
-			p := b.get(e.ts.URL + PathLogin + "?" + url.Values{"tenant": {"acme"}, "return": {ret}}.Encode())
+			p := b.get(e.ts.URL + oauth.PathLogin + "?" + url.Values{"tenant": {"acme"}, "return": {ret}}.Encode())
 			wantErrorPage(t, b, p, http.StatusBadRequest)
 
 			action, f := e.loginForm(b, c)
@@ -385,7 +386,7 @@ func TestPages_SecurityHeaders(t *testing.T) {
 	consent := b.signIn(login, "", "alice", alicePassword)
 	bad := authParams(c.ID, "https://evil.example/cb", "openid", newPKCE())
 	errPage := newBrowser(t, e.ts.URL).get(e.authURL(bad))
-	logout := b.get(e.ts.URL + PathLogout)
+	logout := b.get(e.ts.URL + oauth.PathLogout)
 	// The redirect back to the client with an error.
 	noPKCE := authParams(c.ID, webRedirect, "openid", newPKCE())
 	noPKCE.Del("code_challenge")
@@ -456,7 +457,7 @@ func TestPages_CookieFlags(t *testing.T) {
 	wantCookieFlags(t, session, false)
 	// The CSRF cookie was set by the login page.
 	p := newBrowser(t, e.ts.URL)
-	resp, err = p.noFollow().Get(e.ts.URL + PathLogin + "?" + url.Values{"tenant": {"acme"}, "return": {PathAuthorize}}.Encode())
+	resp, err = p.noFollow().Get(e.ts.URL + oauth.PathLogin + "?" + url.Values{"tenant": {"acme"}, "return": {oauth.PathAuthorize}}.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
 )
@@ -67,7 +68,7 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 	b := e.peer()
 	b.waitFor(func() bool { cl, _ := b.srv.clients.lookup(c.ID); return cl != nil })
 	fs := sharers(e, e, b)
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
 
 	// Successes on both instances leave nothing to share.
@@ -83,20 +84,20 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 	// Three failures on A, each from another address so only the per-client
 	// limit sees them all.
 	for i := range 3 {
-		if r := e.postFrom("127.0.0."+strconv.Itoa(10+i), PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+		if r := e.postFrom("127.0.0."+strconv.Itoa(10+i), oauth.PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 			t.Fatalf("failure %d on A: %d", i, r.status)
 		}
 	}
-	if r := b.postFrom("127.0.0.20", PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+	if r := b.postFrom("127.0.0.20", oauth.PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 		t.Fatalf("B before sharing: %d; want 401 (B has not heard yet)", r.status)
 	}
 	syncAll(t, fs...)
-	r := b.postFrom("127.0.0.21", PathToken, &wrong, grant)
+	r := b.postFrom("127.0.0.21", oauth.PathToken, &wrong, grant)
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("B after sharing: %d %v; want 429 with Retry-After", r.status, r.header)
 	}
 	// The right secret is never refused for failures.
-	if r := b.postFrom("127.0.0.21", PathToken, &c, grant); r.status != http.StatusOK {
+	if r := b.postFrom("127.0.0.21", oauth.PathToken, &c, grant); r.status != http.StatusOK {
 		t.Fatalf("right secret on B after sharing: %d; want 200", r.status)
 	}
 	// Sharing again adds nothing: only increments are absorbed, so B
@@ -104,7 +105,7 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 	syncAll(t, fs...)
 	e.clock.Advance(6 * time.Second)
 	for _, x := range []*env{e, b} {
-		if r := x.postFrom("127.0.0.22", PathToken, &c, grant); r.status != http.StatusOK {
+		if r := x.postFrom("127.0.0.22", oauth.PathToken, &c, grant); r.status != http.StatusOK {
 			t.Fatalf("after one refill period: %d; want 200", r.status)
 		}
 	}
@@ -118,21 +119,21 @@ func TestShareFailures_SpreadGuessesStillHitTheLimit(t *testing.T) {
 	b := e.peer()
 	b.waitFor(func() bool { cl, _ := b.srv.clients.lookup(c.ID); return cl != nil })
 	fs := sharers(e, e, b)
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
 	// Two failures on each instance: neither alone reaches the burst of 4.
 	for i, x := range []*env{e, b, e, b} {
-		if r := x.postFrom("127.0.0."+strconv.Itoa(30+i), PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+		if r := x.postFrom("127.0.0."+strconv.Itoa(30+i), oauth.PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, r.status)
 		}
 	}
 	syncAll(t, fs...)
 	syncAll(t, fs...) // A hears B's failures on its second sync
 	for name, x := range map[string]*env{"A": e, "B": b} {
-		if r := x.postFrom("127.0.0.40", PathToken, &wrong, grant); r.status != http.StatusTooManyRequests {
+		if r := x.postFrom("127.0.0.40", oauth.PathToken, &wrong, grant); r.status != http.StatusTooManyRequests {
 			t.Errorf("%s after 4 failures spread over two instances: %d; want 429", name, r.status)
 		}
-		if r := x.postFrom("127.0.0.40", PathToken, &c, grant); r.status != http.StatusOK {
+		if r := x.postFrom("127.0.0.40", oauth.PathToken, &c, grant); r.status != http.StatusOK {
 			t.Errorf("%s: right secret after the limit: %d; want 200", name, r.status)
 		}
 	}
@@ -174,7 +175,7 @@ func TestShareFailures_StoreDown_CountsKeptForNextFlush(t *testing.T) {
 	fs := e.srv.newFailureSharer(down)
 	_ = down.Close()
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
-	e.post(PathToken, &wrong, url.Values{"grant_type": {GrantClientCredentials}})
+	e.post(oauth.PathToken, &wrong, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if err := fs.sync(e.ctx); err == nil {
 		t.Fatal("sync on a closed store succeeded")
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -67,30 +68,30 @@ func TestToken_FailuresPerClientIDThrottleFailuresNotTheRightSecret(t *testing.T
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
 	other := e.client("acme", []string{"a.b.read"})
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	wrong := testClient{ID: c.ID, Secret: other.Secret}
 	// Each failure from another address, so only the per-client limit sees
 	// all of them.
 	for i := range 5 {
 		from := "127.0.0." + strconv.Itoa(10+i)
-		if r := e.postFrom(from, PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+		if r := e.postFrom(from, oauth.PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d %s", i, r.status, r.body)
 		}
 	}
-	r := e.postFrom("127.0.0.20", PathToken, &wrong, grant)
-	if r.status != http.StatusTooManyRequests || r.str("error") != CodeInvalidClient || r.header.Get("Retry-After") == "" {
+	r := e.postFrom("127.0.0.20", oauth.PathToken, &wrong, grant)
+	if r.status != http.StatusTooManyRequests || r.str("error") != oauth.CodeInvalidClient || r.header.Get("Retry-After") == "" {
 		t.Fatalf("wrong secret after 5 failures: %d %v %s", r.status, r.header, r.body)
 	}
 	// Secrets carry 256 random bits: the right one is never refused.
-	if r := e.postFrom("127.0.0.20", PathToken, &c, grant); r.status != http.StatusOK {
+	if r := e.postFrom("127.0.0.20", oauth.PathToken, &c, grant); r.status != http.StatusOK {
 		t.Fatalf("right secret after 5 failures: %d %s", r.status, r.body)
 	}
-	if r := e.post(PathToken, &other, grant); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, &other, grant); r.status != http.StatusOK {
 		t.Fatalf("another client throttled: %d %s", r.status, r.body)
 	}
 	// One failure refills every 6 s.
 	e.clock.Advance(6 * time.Second)
-	if r := e.post(PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+	if r := e.post(oauth.PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 		t.Fatalf("after the window: %d %s", r.status, r.body)
 	}
 	if counter(t, e, "keyshift_client_auth_throttled_total", "token") != 1 {
@@ -102,17 +103,17 @@ func TestToken_FailuresPerAddressThrottleFailuresOfEveryClient(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.FailureBurst, c.FailureRate = 5, rate.Every(6*time.Second) })
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read"})
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
 	for i := range 5 {
 		// Unknown client ids: only the address limit can count these.
 		unknown := testClient{ID: "ksc_guess" + strconv.Itoa(i), Secret: c.Secret}
-		if r := e.post(PathToken, &unknown, grant); r.status != http.StatusUnauthorized {
+		if r := e.post(oauth.PathToken, &unknown, grant); r.status != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, r.status)
 		}
 	}
 	wrong := testClient{ID: c.ID, Secret: credential.New(credential.PrefixClientSecret)}
-	for _, path := range []string{PathToken, PathIntrospect, PathRevoke} {
-		vals := url.Values{"grant_type": {GrantClientCredentials}, "token": {"x"}}
+	for _, path := range []string{oauth.PathToken, oauth.PathIntrospect, oauth.PathRevoke} {
+		vals := url.Values{"grant_type": {oauth.GrantClientCredentials}, "token": {"x"}}
 		if r := e.post(path, &wrong, vals); r.status != http.StatusTooManyRequests {
 			t.Fatalf("%s: a failure from a throttled address: %d %s", path, r.status, r.body)
 		}
@@ -122,7 +123,7 @@ func TestToken_FailuresPerAddressThrottleFailuresOfEveryClient(t *testing.T) {
 		}
 	}
 	e.clock.Advance(6 * time.Second)
-	if r := e.post(PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
+	if r := e.post(oauth.PathToken, &wrong, grant); r.status != http.StatusUnauthorized {
 		t.Fatalf("after the window: %d %s", r.status, r.body)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -27,7 +28,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	// whether it is an access or a refresh token.
 	outcome, err := s.revoke(r.Context(), f.get("token"), caller, remoteAddr(r))
 	if err != nil {
-		s.metrics.revocations.WithLabelValues(CodeServerError).Inc()
+		s.metrics.revocations.WithLabelValues(oauth.CodeServerError).Inc()
 		writeError(w, s.log, err)
 		return
 	}

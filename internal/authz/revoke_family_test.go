@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyshift/keyshift/guard"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
@@ -69,13 +70,13 @@ func TestRevoke_RefreshToken_RevokesEveryAccessTokenOfTheFamily(t *testing.T) {
 		end  func(refresh []string)
 	}{
 		{"revocation of the current refresh token", func(refresh []string) {
-			if r := e.post(PathRevoke, &c, url.Values{"token": {refresh[2]}, "token_type_hint": {"refresh_token"}}); r.status != http.StatusOK {
+			if r := e.post(oauth.PathRevoke, &c, url.Values{"token": {refresh[2]}, "token_type_hint": {"refresh_token"}}); r.status != http.StatusOK {
 				t.Fatalf("revoke: %d %s", r.status, r.body)
 			}
 		}},
 		{"reuse of the first refresh token", func(refresh []string) {
 			e.clock.Advance(e.srv.cfg.RefreshReuseGrace + time.Second)
-			wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, CodeInvalidGrant)
+			wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, oauth.CodeInvalidGrant)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +88,7 @@ func TestRevoke_RefreshToken_RevokesEveryAccessTokenOfTheFamily(t *testing.T) {
 			}
 			tt.end(refresh)
 			for i, at := range access {
-				if r := e.post(PathIntrospect, &c, url.Values{"token": {at}}); r.status != http.StatusOK || r.json["active"] != false {
+				if r := e.post(oauth.PathIntrospect, &c, url.Values{"token": {at}}); r.status != http.StatusOK || r.json["active"] != false {
 					t.Errorf("access token %d: introspection %d %s, want active false", i+1, r.status, r.body)
 				}
 				if code := api(at); code != http.StatusUnauthorized {
@@ -129,7 +130,7 @@ func TestRefreshReuse_LogSaysWhatHappened(t *testing.T) {
 	c := e.webClient("acme", webRedirect)
 	_, refresh := e.familyOfThree(c)
 	e.clock.Advance(e.srv.cfg.RefreshReuseGrace + time.Second)
-	wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, CodeInvalidGrant)
+	wantReplyError(t, e.refresh(c, refresh[0], ""), http.StatusBadRequest, oauth.CodeInvalidGrant)
 	var line string
 	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, "level=WARN") && strings.Contains(l, "family=") {
@@ -183,7 +184,7 @@ func TestRevoke_RefreshToken_FamilyRevokedOnOtherInstance(t *testing.T) {
 			t.Fatalf("B refuses access token %d before revocation: %v", i+1, err)
 		}
 	}
-	if r := e.post(PathRevoke, &c, url.Values{"token": {refresh[2]}}); r.status != http.StatusOK {
+	if r := e.post(oauth.PathRevoke, &c, url.Values{"token": {refresh[2]}}); r.status != http.StatusOK {
 		t.Fatalf("revoke on A: %d %s", r.status, r.body)
 	}
 	for i, at := range access {

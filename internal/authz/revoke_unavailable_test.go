@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
@@ -34,8 +35,8 @@ func TestRevoke_StoreUnreachable_503LoggedAsWarning(t *testing.T) {
 	tok := e.token(c, "")
 
 	relay.Cut()
-	r := e.post(PathRevoke, &c, url.Values{"token": {tok}})
-	if r.status != http.StatusServiceUnavailable || r.str("error") != CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
+	r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}})
+	if r.status != http.StatusServiceUnavailable || r.str("error") != oauth.CodeTemporarilyUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("revoke with the database cut off: %d %s, want 503 temporarily_unavailable with Retry-After", r.status, r.body)
 	}
 	var warned bool

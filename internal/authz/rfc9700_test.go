@@ -11,6 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -114,7 +115,7 @@ func TestAuthorize_PKCERequired(t *testing.T) {
 			if got := b.Landed.Scheme + "://" + b.Landed.Host + b.Landed.Path; got != webRedirect {
 				t.Fatalf("redirected to %s, want %s", got, webRedirect)
 			}
-			if cb.Get("error") != CodeInvalidRequest || cb.Get("code") != "" {
+			if cb.Get("error") != oauth.CodeInvalidRequest || cb.Get("code") != "" {
 				t.Fatalf("callback = %v, want error=invalid_request and no code", cb)
 			}
 			if cb.Get("state") != q.Get("state") || cb.Get("iss") != e.ts.URL {
@@ -144,11 +145,11 @@ func TestToken_CodeVerifier(t *testing.T) {
 		status   int
 		code     string
 	}{
-		{"wrong verifier", func(string) string { return oauth2.GenerateVerifier() }, 400, CodeInvalidGrant},
-		{"verifier of another length", func(r string) string { return r + "A" }, 400, CodeInvalidGrant},
-		{"verifier missing", func(string) string { return "" }, 400, CodeInvalidRequest},
-		{"verifier with characters outside RFC 7636", func(r string) string { return r[:42] + "+" }, 400, CodeInvalidRequest},
-		{"challenge sent as verifier", nil, 400, CodeInvalidGrant},
+		{"wrong verifier", func(string) string { return oauth2.GenerateVerifier() }, 400, oauth.CodeInvalidGrant},
+		{"verifier of another length", func(r string) string { return r + "A" }, 400, oauth.CodeInvalidGrant},
+		{"verifier missing", func(string) string { return "" }, 400, oauth.CodeInvalidRequest},
+		{"verifier with characters outside RFC 7636", func(r string) string { return r[:42] + "+" }, 400, oauth.CodeInvalidRequest},
+		{"challenge sent as verifier", nil, 400, oauth.CodeInvalidGrant},
 		{"right verifier (control)", func(r string) string { return r }, 200, ""},
 	}
 	for _, tt := range tests {
@@ -207,7 +208,7 @@ func TestToken_CodeRefused(t *testing.T) {
 				}
 				return
 			}
-			wantReplyError(t, r, 400, CodeInvalidGrant)
+			wantReplyError(t, r, 400, oauth.CodeInvalidGrant)
 		})
 	}
 }
@@ -243,7 +244,7 @@ func TestRefresh_OtherClientsTokenRefused(t *testing.T) {
 	other := e.webClient("acme", webRedirect)
 	_, r := e.personTokens(c, webRedirect, "core.invoice.read offline_access", "alice", alicePassword)
 	rt := r.str("refresh_token")
-	wantReplyError(t, e.refresh(other, rt, ""), 400, CodeInvalidGrant)
+	wantReplyError(t, e.refresh(other, rt, ""), 400, oauth.CodeInvalidGrant)
 	if got := e.refresh(c, rt, ""); got.status != 200 {
 		t.Fatalf("owner's refresh after the refusal: %d %s", got.status, got.body)
 	}
@@ -266,7 +267,7 @@ func TestRefresh_AbsoluteLifetime(t *testing.T) {
 	}
 	rt = r.str("refresh_token")
 	e.clock.Advance(time.Hour) // the family's end, though rt is an hour old
-	wantReplyError(t, e.refresh(c, rt, ""), 400, CodeInvalidGrant)
+	wantReplyError(t, e.refresh(c, rt, ""), 400, oauth.CodeInvalidGrant)
 }
 
 // TestRefresh_ScopeMayNarrowNotWiden: a refresh may ask for fewer of the
@@ -291,7 +292,7 @@ func TestRefresh_ScopeMayNarrowNotWiden(t *testing.T) {
 	for _, tt := range tests {
 		r := e.refresh(c, rt, tt.scope)
 		if tt.wantScope == "" {
-			wantReplyError(t, r, 400, CodeInvalidScope)
+			wantReplyError(t, r, 400, oauth.CodeInvalidScope)
 			continue
 		}
 		if r.status != 200 || r.str("scope") != tt.wantScope {
@@ -323,9 +324,9 @@ func TestRefresh_DisabledUserRefused(t *testing.T) {
 		}
 	}
 	setDisabled(true)
-	wantReplyError(t, e.refresh(c, rt, ""), 400, CodeInvalidGrant)
+	wantReplyError(t, e.refresh(c, rt, ""), 400, oauth.CodeInvalidGrant)
 	setDisabled(false)
-	wantReplyError(t, e.refresh(c, rt, ""), 400, CodeInvalidGrant)
+	wantReplyError(t, e.refresh(c, rt, ""), 400, oauth.CodeInvalidGrant)
 
 	t.Run("the access token the client holds is revoked", func(t *testing.T) {
 		// Guards the user check before rotation in refreshTokenGrant: done
@@ -407,11 +408,11 @@ func TestAuthorize_StateAndIss(t *testing.T) {
 		wantError string // "" for a code
 	}{
 		{name: "code", decision: "approve"},
-		{name: "denied at consent", mod: func(q url.Values) { q.Set("prompt", "consent") }, decision: "deny", wantError: CodeAccessDenied},
-		{name: "invalid request before sign-in", mod: func(q url.Values) { q.Del("code_challenge") }, wantError: CodeInvalidRequest},
-		{name: "unsupported response_type", mod: func(q url.Values) { q.Set("response_type", "token") }, wantError: CodeUnsupportedResponseType},
-		{name: "invalid scope", mod: func(q url.Values) { q.Set("scope", "core.invoice.write") }, wantError: CodeInvalidScope},
-		{name: "prompt=none without a session", mod: func(q url.Values) { q.Set("prompt", "none") }, wantError: CodeLoginRequired},
+		{name: "denied at consent", mod: func(q url.Values) { q.Set("prompt", "consent") }, decision: "deny", wantError: oauth.CodeAccessDenied},
+		{name: "invalid request before sign-in", mod: func(q url.Values) { q.Del("code_challenge") }, wantError: oauth.CodeInvalidRequest},
+		{name: "unsupported response_type", mod: func(q url.Values) { q.Set("response_type", "token") }, wantError: oauth.CodeUnsupportedResponseType},
+		{name: "invalid scope", mod: func(q url.Values) { q.Set("scope", "core.invoice.write") }, wantError: oauth.CodeInvalidScope},
+		{name: "prompt=none without a session", mod: func(q url.Values) { q.Set("prompt", "none") }, wantError: oauth.CodeLoginRequired},
 		{name: "no state sent: none returned", mod: func(q url.Values) { q.Del("state") }, decision: "approve"},
 	}
 	for _, tt := range tests {
@@ -459,10 +460,10 @@ func TestAuthorize_PromptNone(t *testing.T) {
 		prompt string
 		want   string
 	}{
-		{"no session", newBrowser(t, e.ts.URL), "none", CodeLoginRequired},
-		{"session, no consent", signedIn, "none", CodeConsentRequired},
-		{"none with login", signedIn, "none login", CodeInvalidRequest},
-		{"none with consent", signedIn, "consent none", CodeInvalidRequest},
+		{"no session", newBrowser(t, e.ts.URL), "none", oauth.CodeLoginRequired},
+		{"session, no consent", signedIn, "none", oauth.CodeConsentRequired},
+		{"none with login", signedIn, "none login", oauth.CodeInvalidRequest},
+		{"none with consent", signedIn, "consent none", oauth.CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -618,7 +619,7 @@ func TestAuthorize_TenantAdminScopeOnlyForAdmins(t *testing.T) {
 	e := newOIDCEnv(t)
 	e.user("acme", "bob", "bob's long password", []string{store.RoleAdmin})
 	c := e.webClient("acme", webRedirect, func(sc *store.Client) {
-		sc.Scopes = []string{"core.invoice.read", ScopeTenantAdmin, ScopeAdmin}
+		sc.Scopes = []string{"core.invoice.read", oauth.ScopeTenantAdmin, oauth.ScopeAdmin}
 	})
 	tests := []struct {
 		login, pw string
@@ -632,8 +633,8 @@ func TestAuthorize_TenantAdminScopeOnlyForAdmins(t *testing.T) {
 			b := newBrowser(t, e.ts.URL)
 			p := newPKCE()
 			pg := b.signIn(b.get(e.authURL(authParams(c.ID, webRedirect, "openid core.invoice.read keyshift:tenant-admin", p))), "", tt.login, tt.pw)
-			if shown := strings.Contains(pg.body, "<code>"+ScopeTenantAdmin+"</code>"); shown != strings.Contains(tt.want, ScopeTenantAdmin) {
-				t.Fatalf("consent page lists %s = %v for %s", ScopeTenantAdmin, shown, tt.login)
+			if shown := strings.Contains(pg.body, "<code>"+oauth.ScopeTenantAdmin+"</code>"); shown != strings.Contains(tt.want, oauth.ScopeTenantAdmin) {
+				t.Fatalf("consent page lists %s = %v for %s", oauth.ScopeTenantAdmin, shown, tt.login)
 			}
 			b.decide(pg, "approve")
 			r := e.mustRedeem(c, b.callback().Get("code"), webRedirect, p.verifier)
@@ -649,8 +650,8 @@ func TestAuthorize_TenantAdminScopeOnlyForAdmins(t *testing.T) {
 		// allowedScopes drops it from a tenant client, so it is not
 		// authorizable at all.
 		b := newBrowser(t, e.ts.URL)
-		b.get(e.authURL(authParams(c.ID, webRedirect, "openid "+ScopeAdmin, newPKCE())))
-		if cb := b.callback(); cb.Get("error") != CodeInvalidScope {
+		b.get(e.authURL(authParams(c.ID, webRedirect, "openid "+oauth.ScopeAdmin, newPKCE())))
+		if cb := b.callback(); cb.Get("error") != oauth.CodeInvalidScope {
 			t.Fatalf("callback = %v, want invalid_scope", cb)
 		}
 	})
@@ -662,7 +663,7 @@ func TestAuthorize_TenantAdminScopeOnlyForAdmins(t *testing.T) {
 func TestAuthorize_OfflineAccessNeedsRefreshGrant(t *testing.T) {
 	e := newOIDCEnv(t)
 	withRefresh := e.webClient("acme", webRedirect)
-	without := e.webClient("acme", webRedirect, func(sc *store.Client) { sc.GrantTypes = []string{GrantAuthorizationCode} })
+	without := e.webClient("acme", webRedirect, func(sc *store.Client) { sc.GrantTypes = []string{oauth.GrantAuthorizationCode} })
 	for _, tt := range []struct {
 		name     string
 		c        testClient
@@ -680,7 +681,7 @@ func TestAuthorize_OfflineAccessNeedsRefreshGrant(t *testing.T) {
 				}
 				return
 			}
-			if cb := b.callback(); cb.Get("error") != CodeInvalidScope {
+			if cb := b.callback(); cb.Get("error") != oauth.CodeInvalidScope {
 				t.Fatalf("callback = %v, want invalid_scope", cb)
 			}
 		})
@@ -712,7 +713,7 @@ func TestRevoke_RefreshTokenRevokesFamily(t *testing.T) {
 				t.Fatalf("refresh: %d %s", r.status, r.body)
 			}
 			rt, at := r.str("refresh_token"), r.str("access_token")
-			rv := e.post(PathRevoke, &tt.by, url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}})
+			rv := e.post(oauth.PathRevoke, &tt.by, url.Values{"token": {rt}, "token_type_hint": {"refresh_token"}})
 			if rv.status != 200 || len(rv.body) != 0 {
 				t.Fatalf("revoke: %d %s, want 200 and no body", rv.status, rv.body)
 			}
@@ -725,7 +726,7 @@ func TestRevoke_RefreshTokenRevokesFamily(t *testing.T) {
 				}
 				return
 			}
-			wantReplyError(t, e.refresh(c, rt, ""), 400, CodeInvalidGrant)
+			wantReplyError(t, e.refresh(c, rt, ""), 400, oauth.CodeInvalidGrant)
 			e.waitFor(func() bool { _, err := e.srv.Authenticate(e.ctx, at); return err != nil })
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -15,10 +16,6 @@ const (
 	maxScopes      = 100
 	maxScopeTokLen = 200
 )
-
-// ScopeAdmin is the platform operator's scope; only clients of the platform
-// tenant may hold it.
-const ScopeAdmin = "keyshift:admin"
 
 var errScope = errors.New("malformed scope")
 
@@ -57,12 +54,12 @@ func parseScope(s string) ([]string, error) {
 // keyshift:admin unless it belongs to the platform tenant (a tenant client
 // given it by mistake must not become an operator).
 func allowedScopes(c *store.Client) []string {
-	if c.Tenant == store.PlatformTenant || !slices.Contains(c.Scopes, ScopeAdmin) {
+	if c.Tenant == store.PlatformTenant || !slices.Contains(c.Scopes, oauth.ScopeAdmin) {
 		return c.Scopes
 	}
 	out := make([]string, 0, len(c.Scopes))
 	for _, s := range c.Scopes {
-		if s != ScopeAdmin {
+		if s != oauth.ScopeAdmin {
 			out = append(out, s)
 		}
 	}
@@ -99,7 +96,7 @@ func joinScopes(scopes []string) string { return strings.Join(scopes, " ") }
 // the flows for people, the OpenID Connect scopes.
 func grantCeiling(c *store.Client) []string {
 	allowed := allowedScopes(c)
-	if !slices.Contains(c.GrantTypes, GrantAuthorizationCode) && !slices.Contains(c.GrantTypes, GrantDeviceCode) {
+	if !slices.Contains(c.GrantTypes, oauth.GrantAuthorizationCode) && !slices.Contains(c.GrantTypes, oauth.GrantDeviceCode) {
 		return allowed
 	}
 	return authorizableScopes(&clientView{scopes: allowed, grantTypes: c.GrantTypes})

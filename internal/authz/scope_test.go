@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -57,12 +58,12 @@ func manyScopes(n int) string {
 }
 
 func TestAllowedScopes_AdminOnlyForPlatformClients(t *testing.T) {
-	tenant := &store.Client{Tenant: "acme", Scopes: []string{"a", ScopeAdmin, "b"}}
+	tenant := &store.Client{Tenant: "acme", Scopes: []string{"a", oauth.ScopeAdmin, "b"}}
 	if got := allowedScopes(tenant); !slices.Equal(got, []string{"a", "b"}) {
 		t.Fatalf("tenant client scopes = %q", got)
 	}
-	platform := &store.Client{Tenant: store.PlatformTenant, Scopes: []string{ScopeAdmin}}
-	if got := allowedScopes(platform); !slices.Equal(got, []string{ScopeAdmin}) {
+	platform := &store.Client{Tenant: store.PlatformTenant, Scopes: []string{oauth.ScopeAdmin}}
+	if got := allowedScopes(platform); !slices.Equal(got, []string{oauth.ScopeAdmin}) {
 		t.Fatalf("platform client scopes = %q", got)
 	}
 }

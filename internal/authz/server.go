@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -238,10 +239,10 @@ func New(cfg Config, st store.Store, signer Signer) (*Server, error) {
 		passwords:      cfg.Passwords,
 	}
 	s.grants = map[string]grant{
-		GrantClientCredentials: clientCredentialsGrant{},
-		GrantAuthorizationCode: authorizationCodeGrant{s},
-		GrantRefreshToken:      refreshTokenGrant{s},
-		GrantDeviceCode:        deviceCodeGrant{s},
+		oauth.GrantClientCredentials: clientCredentialsGrant{},
+		oauth.GrantAuthorizationCode: authorizationCodeGrant{s},
+		oauth.GrantRefreshToken:      refreshTokenGrant{s},
+		oauth.GrantDeviceCode:        deviceCodeGrant{s},
 	}
 	if s.pages, err = loadPageTemplates(); err != nil {
 		return nil, fmt.Errorf("authz: %w", err)
@@ -257,19 +258,19 @@ func New(cfg Config, st store.Store, signer Signer) (*Server, error) {
 // Register adds the protocol endpoints to mux. Each handler answers wrong
 // methods itself: 405 with Allow, and an OAuth error body on POST endpoints.
 func (s *Server) Register(mux *http.ServeMux) {
-	mux.HandleFunc(PathToken, s.handleToken)
-	mux.HandleFunc(PathIntrospect, s.handleIntrospect)
-	mux.HandleFunc(PathRevoke, s.handleRevoke)
-	mux.HandleFunc(PathASMetadata, s.handleMetadata)
-	mux.HandleFunc(PathOIDCDiscovery, s.handleMetadata)
-	mux.HandleFunc(PathJWKS, s.handleJWKS)
-	mux.HandleFunc(PathAuthorize, s.handleAuthorize)
-	mux.HandleFunc(PathLogin, s.handleLogin)
-	mux.HandleFunc(PathConsent, s.handleConsent)
-	mux.HandleFunc(PathUserinfo, s.handleUserinfo)
-	mux.HandleFunc(PathLogout, s.handleLogout)
-	mux.HandleFunc(PathDeviceAuthorization, s.handleDeviceAuthorization)
-	mux.HandleFunc(PathDevice, s.handleDevice)
+	mux.HandleFunc(oauth.PathToken, s.handleToken)
+	mux.HandleFunc(oauth.PathIntrospect, s.handleIntrospect)
+	mux.HandleFunc(oauth.PathRevoke, s.handleRevoke)
+	mux.HandleFunc(oauth.PathASMetadata, s.handleMetadata)
+	mux.HandleFunc(oauth.PathOIDCDiscovery, s.handleMetadata)
+	mux.HandleFunc(oauth.PathJWKS, s.handleJWKS)
+	mux.HandleFunc(oauth.PathAuthorize, s.handleAuthorize)
+	mux.HandleFunc(oauth.PathLogin, s.handleLogin)
+	mux.HandleFunc(oauth.PathConsent, s.handleConsent)
+	mux.HandleFunc(oauth.PathUserinfo, s.handleUserinfo)
+	mux.HandleFunc(oauth.PathLogout, s.handleLogout)
+	mux.HandleFunc(oauth.PathDeviceAuthorization, s.handleDeviceAuthorization)
+	mux.HandleFunc(oauth.PathDevice, s.handleDevice)
 	mux.HandleFunc(PathPagesCSS, s.handlePagesCSS)
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -19,13 +20,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	resp, label, c, err := s.token(w, r)
 	outcome := "issued"
 	if err != nil {
-		outcome = CodeServerError
+		outcome = oauth.CodeServerError
 		var e *Error
 		if errors.As(err, &e) {
 			outcome = e.Code
 		}
-		if outcome != CodeInvalidClient && outcome != CodeServerError &&
-			outcome != CodeAuthorizationPending && outcome != CodeSlowDown {
+		if outcome != oauth.CodeInvalidClient && outcome != oauth.CodeServerError &&
+			outcome != oauth.CodeAuthorizationPending && outcome != oauth.CodeSlowDown {
 			// A device polling for its approval is not news.
 			// Authentication failures and internal errors are logged where
 			// they happen.
@@ -68,10 +69,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, 
 		return nil, label, nil, e
 	}
 	if !known {
-		return nil, label, c, &Error{Code: CodeUnsupportedGrantType, Description: "grant_type not supported", Status: http.StatusBadRequest}
+		return nil, label, c, &Error{Code: oauth.CodeUnsupportedGrantType, Description: "grant_type not supported", Status: http.StatusBadRequest}
 	}
 	if !slices.Contains(c.GrantTypes, gt) {
-		return nil, label, c, &Error{Code: CodeUnauthorizedClient, Description: "the client may not use grant_type " + gt, Status: http.StatusBadRequest}
+		return nil, label, c, &Error{Code: oauth.CodeUnauthorizedClient, Description: "the client may not use grant_type " + gt, Status: http.StatusBadRequest}
 	}
 	scopes, err := parseScope(f.get("scope"))
 	if err != nil {
@@ -118,14 +119,14 @@ func (s *Server) issue(c *store.Client, iss issuance, now time.Time) (*tokenResp
 		Scope:     scope,
 		Tenant:    tenant,
 	}
-	tok, err := s.signer.Sign(TokenTypeAccessJWT, &claims)
+	tok, err := s.signer.Sign(oauth.TokenTypeAccessJWT, &claims)
 	if err != nil {
 		return nil, fmt.Errorf("sign access token for client %s: %w", c.ID, err)
 	}
-	resp := &tokenResponse{AccessToken: tok, TokenType: tokenTypeBearer, ExpiresIn: int64(ttl / time.Second), Scope: scope}
+	resp := &tokenResponse{AccessToken: tok, TokenType: oauth.TokenTypeBearer, ExpiresIn: int64(ttl / time.Second), Scope: scope}
 	if p := iss.person; p != nil {
 		resp.RefreshToken = p.refreshToken
-		if slices.Contains(iss.scopes, ScopeOpenID) {
+		if slices.Contains(iss.scopes, oauth.ScopeOpenID) {
 			if resp.IDToken, err = s.idToken(c, p, iss.scopes, tok, now); err != nil {
 				return nil, err
 			}

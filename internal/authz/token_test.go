@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/keyshift/keyshift/internal/credential"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -39,14 +40,14 @@ func TestToken_ThirdPartyClientGetsIndependentlyVerifiableToken(t *testing.T) {
 		style  oauth2.AuthStyle
 		method string
 	}{
-		{"basic", oauth2.AuthStyleInHeader, AuthMethodBasic},
-		{"post", oauth2.AuthStyleInParams, AuthMethodPost},
+		{"basic", oauth2.AuthStyleInHeader, oauth.AuthClientSecretBasic},
+		{"post", oauth2.AuthStyleInParams, oauth.AuthClientSecretPost},
 	}
 	for _, s := range styles {
 		t.Run(s.name, func(t *testing.T) {
 			c := e.client("acme", scopes, func(c *store.Client) { c.AuthMethod = s.method })
 			cc := clientcredentials.Config{
-				ClientID: c.ID, ClientSecret: c.Secret, TokenURL: e.ts.URL + PathToken,
+				ClientID: c.ID, ClientSecret: c.Secret, TokenURL: e.ts.URL + oauth.PathToken,
 				Scopes: []string{"core.invoice.read"}, AuthStyle: s.style,
 			}
 			ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.ts.Client())
@@ -85,7 +86,7 @@ func TestToken_SuccessResponseShape(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme", store.StatusActive)
 	c := e.client("acme", []string{"a.b.read", "a.b.write"})
-	r := e.post(PathToken, &c, url.Values{"grant_type": {GrantClientCredentials}})
+	r := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d %s", r.status, r.body)
 	}
@@ -100,7 +101,7 @@ func TestToken_SuccessResponseShape(t *testing.T) {
 	}
 	// A client's own token lifetime wins over the default.
 	short := e.client("acme", []string{"a.b.read"}, func(c *store.Client) { c.AccessTokenTTL = time.Hour })
-	r = e.post(PathToken, &short, url.Values{"grant_type": {GrantClientCredentials}})
+	r = e.post(oauth.PathToken, &short, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if r.json["expires_in"] != float64(3600) {
 		t.Fatalf("expires_in %v, want 3600", r.json["expires_in"])
 	}
@@ -108,7 +109,7 @@ func TestToken_SuccessResponseShape(t *testing.T) {
 	if err != nil || ti.ExpiresAt.Sub(ti.IssuedAt) != time.Hour || ti.ClientID != short.ID || ti.Tenant != "acme" {
 		t.Fatalf("authenticate: %+v %v", ti, err)
 	}
-	if got := counter(t, e, "keyshift_token_requests_total", GrantClientCredentials, "issued"); got != 2 {
+	if got := counter(t, e, "keyshift_token_requests_total", oauth.GrantClientCredentials, "issued"); got != 2 {
 		t.Fatalf("issued counter %v, want 2", got)
 	}
 }
@@ -144,7 +145,7 @@ func TestToken_DisabledClientRefusedWithinASecond(t *testing.T) {
 	tok := e.token(c, "")
 	e.updateClient(c.ID, func(c *store.Client) { c.Status = store.StatusDisabled })
 	e.waitFor(func() bool {
-		return e.post(PathToken, &c, url.Values{"grant_type": {GrantClientCredentials}}).status == http.StatusUnauthorized
+		return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
 	})
 	if _, err := e.srv.Authenticate(e.ctx, tok); err == nil {
 		t.Fatal("token of a disabled client still authenticates")
@@ -166,7 +167,7 @@ func TestToken_DisabledTenantRefusesItsClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitFor(func() bool {
-		return e.post(PathToken, &c, url.Values{"grant_type": {GrantClientCredentials}}).status == http.StatusUnauthorized
+		return e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}}).status == http.StatusUnauthorized
 	})
 	if _, err := e.srv.Authenticate(e.ctx, tok); err == nil {
 		t.Fatal("token of a disabled tenant still authenticates")
@@ -187,18 +188,18 @@ func TestToken_SecretRotationOverlapThenPreviousExpires(t *testing.T) {
 		c.Secrets = []store.ClientSecret{{ID: "sec_new", Hash: h[:], CreatedAt: e.clock.Now()}, old}
 	})
 	e.waitFor(func() bool { cl, _ := e.srv.clients.lookup(prev.ID); return len(cl.Secrets) == 2 })
-	grant := url.Values{"grant_type": {GrantClientCredentials}}
-	if r := e.post(PathToken, &cur, grant); r.status != http.StatusOK {
+	grant := url.Values{"grant_type": {oauth.GrantClientCredentials}}
+	if r := e.post(oauth.PathToken, &cur, grant); r.status != http.StatusOK {
 		t.Fatalf("new secret: %d %s", r.status, r.body)
 	}
-	if r := e.post(PathToken, &prev, grant); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, &prev, grant); r.status != http.StatusOK {
 		t.Fatalf("previous secret during overlap: %d %s", r.status, r.body)
 	}
 	e.clock.Advance(time.Hour)
-	if r := e.post(PathToken, &prev, grant); r.status != http.StatusUnauthorized || r.str("error") != CodeInvalidClient {
+	if r := e.post(oauth.PathToken, &prev, grant); r.status != http.StatusUnauthorized || r.str("error") != oauth.CodeInvalidClient {
 		t.Fatalf("previous secret after expiry: %d %s", r.status, r.body)
 	}
-	if r := e.post(PathToken, &cur, grant); r.status != http.StatusOK {
+	if r := e.post(oauth.PathToken, &cur, grant); r.status != http.StatusOK {
 		t.Fatalf("new secret after previous expired: %d %s", r.status, r.body)
 	}
 }
@@ -207,14 +208,14 @@ func TestToken_TenantClientCannotGetAdminScope(t *testing.T) {
 	e := newEnv(t)
 	e.tenant("acme", store.StatusActive)
 	e.tenant(store.PlatformTenant, store.StatusActive)
-	c := e.client("acme", []string{"a.b.read", ScopeAdmin})
-	r := e.post(PathToken, &c, url.Values{"grant_type": {GrantClientCredentials}})
+	c := e.client("acme", []string{"a.b.read", oauth.ScopeAdmin})
+	r := e.post(oauth.PathToken, &c, url.Values{"grant_type": {oauth.GrantClientCredentials}})
 	if r.status != http.StatusOK || r.str("scope") != "a.b.read" {
 		t.Fatalf("default scopes: %d %s", r.status, r.body)
 	}
-	op := e.client(store.PlatformTenant, []string{ScopeAdmin})
-	ti, err := e.srv.Authenticate(e.ctx, e.token(op, ScopeAdmin))
-	if err != nil || len(ti.Scopes) != 1 || ti.Scopes[0] != ScopeAdmin {
+	op := e.client(store.PlatformTenant, []string{oauth.ScopeAdmin})
+	ti, err := e.srv.Authenticate(e.ctx, e.token(op, oauth.ScopeAdmin))
+	if err != nil || len(ti.Scopes) != 1 || ti.Scopes[0] != oauth.ScopeAdmin {
 		t.Fatalf("operator token: %+v %v", ti, err)
 	}
 }
@@ -320,7 +321,7 @@ func TestToken_IssuedAndVerifiedWithTheStoreClosed(t *testing.T) {
 		t.Fatalf("authenticate: %v", err)
 	}
 	// Revocation needs the store: a clean 5xx answer, not a hang or panic.
-	r := e.post(PathRevoke, &c, url.Values{"token": {tok}})
+	r := e.post(oauth.PathRevoke, &c, url.Values{"token": {tok}})
 	if r.status != http.StatusInternalServerError && r.status != http.StatusServiceUnavailable {
 		t.Fatalf("revoke with the store closed: %d %s", r.status, r.body)
 	}

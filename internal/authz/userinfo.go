@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -53,16 +54,16 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	info, err := s.Authenticate(r.Context(), tok)
 	if err != nil {
-		s.writeBearerError(w, bearerError{http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired"})
+		s.writeBearerError(w, bearerError{http.StatusUnauthorized, oauth.CodeInvalidToken, "the access token is invalid or expired"})
 		return
 	}
-	if !slices.Contains(info.Scopes, ScopeOpenID) {
-		s.writeBearerError(w, bearerError{http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope"})
+	if !slices.Contains(info.Scopes, oauth.ScopeOpenID) {
+		s.writeBearerError(w, bearerError{http.StatusForbidden, oauth.CodeInsufficientScope, "the access token lacks the openid scope"})
 		return
 	}
 	u, err := s.st.GetUser(r.Context(), info.Subject)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Disabled || u.Tenant != info.Tenant)) {
-		s.writeBearerError(w, bearerError{http.StatusUnauthorized, "invalid_token", "the access token is not for an active user"})
+		s.writeBearerError(w, bearerError{http.StatusUnauthorized, oauth.CodeInvalidToken, "the access token is not for an active user"})
 		return
 	}
 	if err != nil {
@@ -75,7 +76,7 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		Subject: u.ID, Tenant: u.Tenant, Name: cl.Name, PreferredUsername: cl.PreferredUsername,
 		Email: cl.Email, EmailVerified: cl.EmailVerified, Roles: cl.Roles,
 	}
-	if slices.Contains(info.Scopes, ScopeProfile) {
+	if slices.Contains(info.Scopes, oauth.ScopeProfile) {
 		out.UpdatedAt = u.UpdatedAt.Unix()
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -89,14 +90,14 @@ func (s *Server) bearerToken(w http.ResponseWriter, r *http.Request) (string, *b
 	if vals := r.Header.Values("Authorization"); len(vals) > 0 {
 		scheme, rest, _ := strings.Cut(vals[0], " ")
 		if len(vals) > 1 || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(rest) == "" {
-			return "", &bearerError{http.StatusBadRequest, "invalid_request", "use one Authorization: Bearer header"}
+			return "", &bearerError{http.StatusBadRequest, oauth.CodeInvalidRequest, "use one Authorization: Bearer header"}
 		}
 		fromHeader = strings.TrimSpace(rest)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if r.URL.Query().Has("access_token") {
-			return "", &bearerError{http.StatusBadRequest, "invalid_request", "access tokens are not accepted in the query string"}
+			return "", &bearerError{http.StatusBadRequest, oauth.CodeInvalidRequest, "access tokens are not accepted in the query string"}
 		}
 		if fromHeader == "" {
 			return "", &bearerError{status: http.StatusUnauthorized}
@@ -107,13 +108,13 @@ func (s *Server) bearerToken(w http.ResponseWriter, r *http.Request) (string, *b
 		if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
 			f, e := readForm(w, r, s.cfg.MaxBodyBytes)
 			if e != nil {
-				return "", &bearerError{http.StatusBadRequest, "invalid_request", e.Description}
+				return "", &bearerError{http.StatusBadRequest, oauth.CodeInvalidRequest, e.Description}
 			}
 			fromBody = f.get("access_token")
 		}
 		switch {
 		case fromHeader != "" && fromBody != "":
-			return "", &bearerError{http.StatusBadRequest, "invalid_request", "send the access token once"}
+			return "", &bearerError{http.StatusBadRequest, oauth.CodeInvalidRequest, "send the access token once"}
 		case fromHeader != "":
 			return fromHeader, nil
 		case fromBody != "":
@@ -122,6 +123,6 @@ func (s *Server) bearerToken(w http.ResponseWriter, r *http.Request) (string, *b
 		return "", &bearerError{status: http.StatusUnauthorized}
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
-		return "", &bearerError{http.StatusMethodNotAllowed, "invalid_request", "use GET or POST"}
+		return "", &bearerError{http.StatusMethodNotAllowed, oauth.CodeInvalidRequest, "use GET or POST"}
 	}
 }

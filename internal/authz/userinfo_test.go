@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -23,7 +24,7 @@ func TestUserinfo(t *testing.T) {
 	noOpenID := r.str("access_token")
 	// A client_credentials client registered (by mistake) with openid: its
 	// token has the scope but no person behind it.
-	machine := e.token(e.client("acme", []string{ScopeOpenID, "core.invoice.read"}), "openid core.invoice.read")
+	machine := e.token(e.client("acme", []string{oauth.ScopeOpenID, "core.invoice.read"}), "openid core.invoice.read")
 	aliceID := jwtClaims(t, person)["sub"].(string)
 
 	type req struct {
@@ -55,7 +56,7 @@ func TestUserinfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := e.ts.URL + PathUserinfo
+			u := e.ts.URL + oauth.PathUserinfo
 			if tt.req.query != "" {
 				u += "?" + tt.req.query
 			}
@@ -115,7 +116,7 @@ func TestUserinfo(t *testing.T) {
 }
 
 func bearerGet(e *env, tok string) *http.Request {
-	r, _ := http.NewRequest(http.MethodGet, e.ts.URL+PathUserinfo, nil)
+	r, _ := http.NewRequest(http.MethodGet, e.ts.URL+oauth.PathUserinfo, nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	return r
 }

@@ -6,18 +6,6 @@ import (
 	"slices"
 )
 
-// Grant types, token types and client authentication methods on the wire.
-const (
-	GrantClientCredentials = "client_credentials"
-
-	AuthMethodBasic = "client_secret_basic"
-	AuthMethodPost  = "client_secret_post"
-
-	// TokenTypeAccessJWT is the JWS "typ" of access tokens (RFC 9068 §2.1).
-	TokenTypeAccessJWT = "at+jwt"
-	tokenTypeBearer    = "Bearer"
-)
-
 // tokenRequest is a token request after framing, client authentication and
 // scope syntax checks: what a grant gets to decide on.
 type tokenRequest struct {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/clientip"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/webcookie"
 )
@@ -97,11 +98,11 @@ func (c *Console) oauthConfig() *oauth2.Config {
 		ClientID:    admin.ConsoleClientID,
 		RedirectURL: c.cfg.Issuer + admin.ConsoleRedirectPath,
 		Endpoint: oauth2.Endpoint{
-			AuthURL:   c.cfg.Issuer + "/oauth2/authorize",
-			TokenURL:  c.cfg.Issuer + "/oauth2/token",
+			AuthURL:   c.cfg.Issuer + oauth.PathAuthorize,
+			TokenURL:  c.cfg.Issuer + oauth.PathToken,
 			AuthStyle: oauth2.AuthStyleInParams,
 		},
-		Scopes: []string{"openid", "profile", admin.ScopeTenantAdmin, admin.ScopeAdmin},
+		Scopes: []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeTenantAdmin, oauth.ScopeAdmin},
 	}
 }
 
@@ -228,7 +229,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *visit) error
 	}
 	c.setCookie(w, sessionCookie, "", -1)
 	q := url.Values{"client_id": {admin.ConsoleClientID}, "post_logout_redirect_uri": {c.cfg.Issuer + "/console/"}}
-	http.Redirect(w, r, "/oauth2/logout?"+q.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, oauth.PathLogout+"?"+q.Encode(), http.StatusSeeOther)
 	return nil
 }
 

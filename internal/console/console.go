@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -233,9 +234,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 func principalFor(u store.User, remoteAddr string) admin.Principal {
 	p := admin.Principal{Subject: u.Login, ClientID: admin.ConsoleClientID, Tenant: u.Tenant, RemoteAddr: remoteAddr}
 	if slices.Contains(u.Roles, store.RoleAdmin) {
-		p.Scopes = append(p.Scopes, admin.ScopeTenantAdmin)
+		p.Scopes = append(p.Scopes, oauth.ScopeTenantAdmin)
 		if u.Tenant == store.PlatformTenant {
-			p.Scopes = append(p.Scopes, admin.ScopeAdmin)
+			p.Scopes = append(p.Scopes, oauth.ScopeAdmin)
 		}
 	}
 	return p

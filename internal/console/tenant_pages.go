@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -183,7 +184,7 @@ func (c *Console) scopeGroups(r *http.Request, v *visit) ([]scopeGroup, error) {
 	var groups []*scopeGroup
 	for _, s := range all {
 		if s.Builtin {
-			if s.Name == admin.ScopeAdmin && !v.operator() {
+			if s.Name == oauth.ScopeAdmin && !v.operator() {
 				continue
 			}
 			builtin.Scopes = append(builtin.Scopes, s)

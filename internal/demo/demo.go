@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/apikey"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -168,9 +169,9 @@ func seedApp(ctx context.Context, adm *admin.API, st store.Reader, res *Result) 
 	created, err := adm.CreateClient(ctx, admin.SystemPrincipal(), Tenant, admin.CreateClientRequest{
 		Name:         "Acme expenses app",
 		Scopes:       []string{"core.invoice.read"},
-		GrantTypes:   []string{admin.GrantAuthorizationCode, admin.GrantRefreshToken, admin.GrantDeviceCode},
+		GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantDeviceCode},
 		RedirectURIs: []string{AppRedirectURI},
-		AuthMethod:   "none",
+		AuthMethod:   oauth.AuthNone,
 		Contact:      store.Contact{Login: "demo-app", FirstName: "Dana", LastName: "Lee", Email: "dana.lee@acme.example"},
 	})
 	if err != nil {

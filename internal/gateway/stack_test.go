@@ -17,6 +17,7 @@ import (
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
 	"github.com/keyshift/keyshift/internal/gateway"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
@@ -76,7 +77,7 @@ func startKeyshift(t testing.TB) *keyshift {
 	}
 	k.api = admin.New(st, nil, k.ring, admin.Config{Logger: quiet()})
 	op, err := k.api.CreateClient(ctx, admin.SystemPrincipal(), store.PlatformTenant, admin.CreateClientRequest{
-		Name: "gateway", Scopes: []string{admin.ScopeAdmin}})
+		Name: "gateway", Scopes: []string{oauth.ScopeAdmin}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/postgres/pgtest"
 )
@@ -99,7 +100,7 @@ func startTogether(t *testing.T, round int, db string, instances int) {
 		switch {
 		case c.ID == admin.ConsoleClientID:
 			consoles++
-		case slices.Contains(c.Scopes, admin.ScopeAdmin):
+		case slices.Contains(c.Scopes, oauth.ScopeAdmin):
 			operators++
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/authz"
 	"github.com/keyshift/keyshift/internal/demo"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/signing"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlite"
@@ -74,7 +75,7 @@ func NewWith(t testing.TB, opts Options) *Stack {
 	}
 	api := admin.New(st, tokenAuth{az}, ring, admin.Config{Logger: log})
 	op, err := api.CreateClient(ctx, admin.SystemPrincipal(), store.PlatformTenant, admin.CreateClientRequest{
-		Name: "operator", Scopes: []string{admin.ScopeAdmin},
+		Name: "operator", Scopes: []string{oauth.ScopeAdmin},
 	})
 	if err != nil {
 		t.Fatalf("admintest: operator client: %v", err)

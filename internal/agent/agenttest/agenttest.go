@@ -22,6 +22,7 @@ import (
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/admin/admintest"
 	"github.com/keyshift/keyshift/internal/demo"
+	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -49,7 +50,7 @@ func StartKeyshift(t testing.TB) *Keyshift {
 	t.Helper()
 	k := &Keyshift{}
 	stack := admintest.NewWith(t, admintest.Options{Demo: true, Wrap: k.instrument})
-	k.URL, k.TokenURL, k.API, k.Store = stack.URL, stack.URL+"/oauth2/token", stack.API, stack.Store
+	k.URL, k.TokenURL, k.API, k.Store = stack.URL, stack.URL+oauth.PathToken, stack.API, stack.Store
 	k.OperatorID, k.OperatorSecret = stack.ClientID, stack.ClientSecret
 	return k
 }
@@ -58,7 +59,7 @@ func StartKeyshift(t testing.TB) *Keyshift {
 // (RFC 7009), as an operator would for a leaked token.
 func (k *Keyshift) Revoke(t testing.TB, token string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, k.URL+"/oauth2/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, k.URL+oauth.PathRevoke, strings.NewReader(url.Values{"token": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(k.OperatorID), url.QueryEscape(k.OperatorSecret))
 	resp, err := http.DefaultClient.Do(req)
@@ -74,7 +75,7 @@ func (k *Keyshift) Revoke(t testing.TB, token string) {
 // active asks keyshift's introspection endpoint (RFC 7662) whether token is
 // active.
 func (k *Keyshift) active(ctx context.Context, token string) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, k.URL+oauth.PathIntrospect, strings.NewReader(url.Values{"token": {token}}.Encode()))
 	if err != nil {
 		return false, err
 	}
@@ -98,7 +99,7 @@ func (k *Keyshift) active(ctx context.Context, token string) (bool, error) {
 // their connections without an answer, as a dead server or network would.
 func (k *Keyshift) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/oauth2/token" && r.Header.Get(probeHeader) == "" {
+		if r.URL.Path == oauth.PathToken && r.Header.Get(probeHeader) == "" {
 			k.tokenRequests.Add(1)
 			if k.down.Load() {
 				if hj, ok := w.(http.Hijacker); ok {

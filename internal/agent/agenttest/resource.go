@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // Resource is an API that accepts only bearer tokens signed by keyshift,
@@ -74,7 +76,7 @@ func StartIntrospectingResource(t testing.TB, k *Keyshift, scope string) *Resour
 func StartResourceFor(t testing.TB, issuer, scope string) *Resource {
 	t.Helper()
 	r := &Resource{issuer: issuer, scope: scope, rejected: map[string]bool{},
-		keys: oidc.NewRemoteKeySet(context.Background(), issuer+"/.well-known/jwks.json")}
+		keys: oidc.NewRemoteKeySet(context.Background(), issuer+oauth.PathJWKS)}
 	srv := httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL

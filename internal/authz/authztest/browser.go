@@ -15,10 +15,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keyshift/keyshift/internal/oauth"
 )
 
 // LoginPath is the path of keyshift's sign-in page.
-const LoginPath = "/oauth2/login"
+const LoginPath = oauth.PathLogin
 
 // approveInput marks a page that asks the person to approve or deny.
 const approveInput = `name="decision" value="approve"`
