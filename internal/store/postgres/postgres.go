@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlstore"
 )
 
 // Defaults applied when the DSN does not set them.
@@ -79,7 +80,9 @@ func (o *Options) defaults() {
 
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
+	sqlstore.Reader
 	reader
+	rb       *rebinder
 	pool     *pgxpool.Pool
 	feed     *store.Feed
 	log      *slog.Logger
@@ -124,8 +127,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: read current schema: %w", mapErr(err))
 	}
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	rb := &rebinder{}
+	bp := boundedPool{pool: pool, timeout: opts.Timeout}
 	s := &Store{
-		reader:   reader{q: boundedPool{pool: pool, timeout: opts.Timeout}},
+		Reader:   sqlstore.NewReader(pgQuerier{q: bp, rb: rb}, dialect{}),
+		reader:   reader{q: bp},
+		rb:       rb,
 		pool:     pool,
 		feed:     store.NewFeed(opts.FeedBuffer),
 		log:      opts.Logger,
@@ -279,7 +286,8 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	netConn := ptx.Conn().PgConn().Conn()
 	stopDeadline := context.AfterFunc(tctx, func() { _ = netConn.Close() })
-	t := &tx{reader: reader{q: ptx}, tx: ptx, now: s.now}
+	t := &tx{Writer: sqlstore.NewWriter(pgQuerier{q: ptx, rb: s.rb}, dialect{}, s.now),
+		reader: reader{q: ptx}, tx: ptx, now: s.now}
 	committed := false
 	defer func() {
 		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
@@ -297,7 +305,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := fn(t); err != nil {
 		return store.Unavailable(tctx, err)
 	}
-	msgs, err := payloads(s.instance, t.changes)
+	msgs, err := payloads(s.instance, t.Changes())
 	if err != nil {
 		return fmt.Errorf("postgres: encode changes: %w", err)
 	}
@@ -329,7 +337,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	// caches (the connection is back in the pool by now) makes this
 	// instance read its own write at once; other instances apply it when
 	// the notification reaches them.
-	seq := s.feed.Publish(t.changes...)
+	seq := s.feed.Publish(t.Changes()...)
 	if err := s.feed.AwaitApplied(ctx, seq); err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "postgres: write acknowledged before this instance's caches applied it", "err", err)
 	}

@@ -75,44 +75,6 @@ func blob(b []byte) []byte {
 	return b
 }
 
-// storedSecret is the stored form of a client secret, with times in UTC.
-type storedSecret struct {
-	ID        string     `json:"id"`
-	Hash      []byte     `json:"hash"`
-	Hint      string     `json:"hint"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
-
-func encodeSecrets(in []store.ClientSecret) (string, error) {
-	out := make([]storedSecret, len(in))
-	for i, s := range in {
-		out[i] = storedSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
-		if s.ExpiresAt != nil {
-			e := s.ExpiresAt.UTC()
-			out[i].ExpiresAt = &e
-		}
-	}
-	return jsonText(out)
-}
-
-func decodeSecrets(d *decoder, s string) []store.ClientSecret {
-	var in []storedSecret
-	d.json(s, &in)
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]store.ClientSecret, len(in))
-	for i, s := range in {
-		out[i] = store.ClientSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
-		if s.ExpiresAt != nil {
-			e := s.ExpiresAt.UTC()
-			out[i].ExpiresAt = &e
-		}
-	}
-	return out
-}
-
 // mapErr turns driver errors into the store's sentinel errors.
 func mapErr(err error) error {
 	var se *sqlite.Error

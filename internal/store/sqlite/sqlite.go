@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -48,6 +49,7 @@ type Options struct {
 
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
+	sqlstore.Reader
 	reader
 	wdb *sql.DB // one connection; every write transaction runs on it
 	rdb *sql.DB // read pool
@@ -107,6 +109,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	rcache := &stmtCache{db: rdb}
 	s := &Store{
+		Reader:  sqlstore.NewReader(sqlQuerier{dbQuerier{rcache}}, dialect{}),
 		reader:  reader{q: dbQuerier{rcache}},
 		rcache:  rcache,
 		wdb:     wdb,
@@ -254,7 +257,8 @@ func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, mapErr(err)))
 	}
-	t := &tx{reader: reader{q: sqltx}, tx: sqltx, now: s.now}
+	t := &tx{Writer: sqlstore.NewWriter(sqlQuerier{sqltx}, dialect{}, s.now),
+		reader: reader{q: sqltx}, tx: sqltx, now: s.now}
 	committed := false
 	defer func() {
 		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
@@ -274,7 +278,7 @@ func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64,
 		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		return 0, fmt.Errorf("sqlite: commit: %w", store.Unavailable(tctx, mapErr(err)))
 	}
-	return s.feed.Publish(t.changes...), nil
+	return s.feed.Publish(t.Changes()...), nil
 }
 
 // Subscribe returns the changes committed through this Store until ctx is done.
