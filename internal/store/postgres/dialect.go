@@ -22,11 +22,13 @@ func (dialect) MapErr(err error) error { return mapErr(err) }
 func (dialect) ForUpdate() string      { return " FOR UPDATE" }
 func (dialect) InsertOrder() string    { return "seq" }
 
-func (dialect) Time(t time.Time) any        { return t }
-func (dialect) TimeDest(p *time.Time) any   { return p }
-func (dialect) StringsDest(p *[]string) any { return p }
-func (dialect) JSON(v any) (any, error)     { return v, nil }
-func (dialect) JSONDest(v any) any          { return v }
+func (dialect) Time(t time.Time) any           { return t }
+func (dialect) TimeDest(p *time.Time) any      { return p }
+func (dialect) NullTime(t *time.Time) any      { return t }
+func (dialect) NullTimeDest(p **time.Time) any { return p }
+func (dialect) StringsDest(p *[]string) any    { return p }
+func (dialect) JSON(v any) (any, error)        { return v, nil }
+func (dialect) JSONDest(v any) any             { return v }
 
 // Strings stores nil as an empty array in NOT NULL columns.
 func (dialect) Strings(s []string) (any, error) {

@@ -83,9 +83,6 @@ func (w *where) sql() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
-// next returns the placeholder of the parameter after the conditions'.
-func (w *where) next() string { return "$" + strconv.Itoa(len(w.args)+1) }
-
 // nilIfEmpty returns nil for an empty slice so records read back equal to
 // what was written with nil slices.
 func nilIfEmpty[T any](s []T) []T {

@@ -25,6 +25,10 @@ func (dialect) Time(t time.Time) any { return fmtTime(t) }
 
 func (dialect) TimeDest(p *time.Time) any { return (*timeDest)(p) }
 
+func (dialect) NullTime(t *time.Time) any { return nullTime(t) }
+
+func (dialect) NullTimeDest(p **time.Time) any { return nullTimeDest{p} }
+
 func (dialect) Strings(s []string) (any, error) { return jsonText(s) }
 
 func (dialect) StringsDest(p *[]string) any { return (*stringsDest)(p) }
@@ -50,6 +54,23 @@ func (d *timeDest) Scan(src any) error {
 	t, err := parseTime(s)
 	*d = timeDest(t)
 	return err
+}
+
+// nullTimeDest scans a nullable stored time text into a *time.Time; a
+// struct of one pointer, it is boxed without allocating.
+type nullTimeDest struct{ p **time.Time }
+
+func (d nullTimeDest) Scan(src any) error {
+	if src == nil {
+		*d.p = nil
+		return nil
+	}
+	t := new(time.Time)
+	if err := (*timeDest)(t).Scan(src); err != nil {
+		return err
+	}
+	*d.p = t
+	return nil
 }
 
 // stringsDest scans a JSON array text into a []string; being a pointer

@@ -63,6 +63,10 @@ type Dialect interface {
 
 	Time(t time.Time) any
 	TimeDest(p *time.Time) any
+	// NullTime encodes a nullable time column; nil is NULL.
+	NullTime(t *time.Time) any
+	// NullTimeDest decodes a nullable time column; NULL reads as nil.
+	NullTimeDest(p **time.Time) any
 	// Strings encodes a list column; nil is stored as an empty list.
 	Strings(s []string) (any, error)
 	// StringsDest decodes a list column; an empty list may read as
