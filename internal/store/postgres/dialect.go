@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +94,14 @@ func rebind(query string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// querier is what reads need: the pool outside a transaction, the
+// transaction inside one.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // pgQuerier adapts a pgx querier (the bounded pool or a transaction) to

@@ -13,11 +13,6 @@ import (
 	"github.com/keyshift/keyshift/internal/store/sqlstore"
 )
 
-var (
-	_ store.KeyReader = (*Store)(nil)
-	_ store.KeyTx     = (*tx)(nil)
-)
-
 // usageUpsert merges one delta into its key's day in a single statement:
 // counters are added by the database, so flushes from any number of
 // instances add up exactly without a read-modify-write.
@@ -103,7 +98,7 @@ func (t *tx) CreateAPIKeys(ctx context.Context, keys []store.APIKey) error {
 		return fmt.Errorf("create %d api keys: %w", len(keys), mapErr(err))
 	}
 	for _, k := range keys {
-		t.changed(store.ChangeAPIKey, k.ID, k.Tenant)
+		t.Changed(store.ChangeAPIKey, k.ID, k.Tenant)
 	}
 	return nil
 }

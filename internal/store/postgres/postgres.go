@@ -81,8 +81,8 @@ func (o *Options) defaults() {
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
 	sqlstore.Reader
-	reader
 	rb       *rebinder
+	bounded  boundedPool // the pool, each statement under the store's deadline
 	pool     *pgxpool.Pool
 	feed     *store.Feed
 	log      *slog.Logger
@@ -131,8 +131,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	bp := boundedPool{pool: pool, timeout: opts.Timeout}
 	s := &Store{
 		Reader:   sqlstore.NewReader(pgQuerier{q: bp, rb: rb}, dialect{}),
-		reader:   reader{q: bp},
 		rb:       rb,
+		bounded:  bp,
 		pool:     pool,
 		feed:     store.NewFeed(opts.FeedBuffer),
 		log:      opts.Logger,
@@ -286,8 +286,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	netConn := ptx.Conn().PgConn().Conn()
 	stopDeadline := context.AfterFunc(tctx, func() { _ = netConn.Close() })
-	t := &tx{Writer: sqlstore.NewWriter(pgQuerier{q: ptx, rb: s.rb}, dialect{}, s.now),
-		reader: reader{q: ptx}, tx: ptx, now: s.now}
+	t := &tx{Writer: sqlstore.NewWriter(pgQuerier{q: ptx, rb: s.rb}, dialect{}, s.now), tx: ptx}
 	committed := false
 	defer func() {
 		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).

@@ -26,35 +26,6 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// decoder collects parse errors so scanners can decode several columns and
-// check once.
-type decoder struct{ err error }
-
-func (d *decoder) time(s string) time.Time {
-	t, err := parseTime(s)
-	if err != nil {
-		d.err = errors.Join(d.err, err)
-	}
-	return t
-}
-
-// strings decodes a JSON array, returning nil for an empty one so that a
-// record written with nil slices reads back equal.
-func (d *decoder) strings(s string) []string {
-	var v []string
-	d.json(s, &v)
-	if len(v) == 0 {
-		return nil
-	}
-	return v
-}
-
-func (d *decoder) json(s string, v any) {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		d.err = errors.Join(d.err, fmt.Errorf("decode stored JSON: %w", err))
-	}
-}
-
 // jsonText encodes a slice as a JSON array ("[]" for nil).
 func jsonText[T any](v []T) (string, error) {
 	if v == nil {
@@ -67,12 +38,12 @@ func jsonText[T any](v []T) (string, error) {
 	return string(b), nil
 }
 
-// blob stores nil as an empty blob in NOT NULL columns.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
+// nullTime stores a nil time pointer as NULL.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
 	}
-	return b
+	return fmtTime(*t)
 }
 
 // mapErr turns driver errors into the store's sentinel errors.

@@ -98,6 +98,14 @@ func (d jsonDest) Scan(src any) error {
 	return nil
 }
 
+// querier is what reads need: the read pool outside a transaction, the
+// transaction inside one.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 // sqlQuerier adapts a database/sql querier (the cached read pool or a
 // transaction) to sqlstore.Querier.
 type sqlQuerier struct{ q querier }

@@ -42,8 +42,8 @@ func (t *tx) addUsage(ctx context.Context, d store.UsageDelta) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO usage_days (key_id, tenant, day, accepted, refused, last_used_at, last_ip,
-		last_user_agent, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO usage_days (key_id, tenant, day, accepted, refused,
+		last_used_at, last_ip, last_user_agent, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (key_id, day) DO UPDATE SET tenant = excluded.tenant,
 			accepted = excluded.accepted, refused = excluded.refused,
 			last_used_at = excluded.last_used_at, last_ip = excluded.last_ip,
@@ -51,17 +51,17 @@ func (t *tx) addUsage(ctx context.Context, d store.UsageDelta) error {
 		u.KeyID, u.Tenant, fmtTime(u.Day), u.Accepted, string(refused), fmtTime(u.LastUsedAt),
 		u.LastIP, u.LastUserAgent, string(routes))
 	if err != nil {
-		return err
+		return mapErr(err)
 	}
 	if d.LastUsedAt.IsZero() {
 		return nil
 	}
 	// No change is published: usage flushes are frequent and caches do not
 	// hold last-use times.
-	_, err = t.exec(ctx, `UPDATE api_keys SET last_used_at = ?
+	_, err = t.tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ?
 		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
 		fmtTime(d.LastUsedAt), d.KeyID, fmtTime(d.LastUsedAt))
-	return err
+	return mapErr(err)
 }
 
 // mergeUsage adds a delta to a stored day (the zero UsageDay if none).

@@ -50,7 +50,6 @@ type Options struct {
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
 	sqlstore.Reader
-	reader
 	wdb *sql.DB // one connection; every write transaction runs on it
 	rdb *sql.DB // read pool
 	// rcache holds the read pool's prepared statements. Write transactions
@@ -110,7 +109,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	rcache := &stmtCache{db: rdb}
 	s := &Store{
 		Reader:  sqlstore.NewReader(sqlQuerier{dbQuerier{rcache}}, dialect{}),
-		reader:  reader{q: dbQuerier{rcache}},
 		rcache:  rcache,
 		wdb:     wdb,
 		rdb:     rdb,
@@ -257,8 +255,7 @@ func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, mapErr(err)))
 	}
-	t := &tx{Writer: sqlstore.NewWriter(sqlQuerier{sqltx}, dialect{}, s.now),
-		reader: reader{q: sqltx}, tx: sqltx, now: s.now}
+	t := &tx{Writer: sqlstore.NewWriter(sqlQuerier{sqltx}, dialect{}, s.now), tx: sqltx}
 	committed := false
 	defer func() {
 		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
