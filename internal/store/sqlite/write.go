@@ -1,7 +1,11 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/store/sqlstore"
@@ -25,3 +29,76 @@ var (
 	_ store.GrantReader   = (*Store)(nil)
 	_ store.TrafficReader = (*Store)(nil)
 )
+
+// writeTxn is a transaction on the one writer connection, begun with
+// BEGIN IMMEDIATE; it holds the write semaphore until End.
+type writeTxn struct {
+	sqlQuerier
+	s         *Store
+	conn      *sql.Conn
+	tx        *sql.Tx
+	committed bool
+}
+
+// begin takes the writer and begins a transaction on it. ctx carries the
+// store's deadline.
+func (s *Store) begin(ctx context.Context) (_ sqlstore.Txn, err error) {
+	select {
+	case s.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var conn *sql.Conn
+	defer func() {
+		if err != nil {
+			if conn != nil {
+				_ = conn.Close()
+			}
+			<-s.wsem
+		}
+	}()
+	conn, err = s.wdb.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// BEGIN IMMEDIATE waits for another process's write lock for at most
+	// busy_timeout: make that what is left of the deadline. Usually that is
+	// the store timeout already, and no statement is needed.
+	if dl, ok := ctx.Deadline(); ok {
+		want := max(time.Until(dl), time.Millisecond).Truncate(time.Millisecond)
+		if d := s.busy - want; d > 50*time.Millisecond || d < -50*time.Millisecond {
+			if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", want.Milliseconds())); err != nil {
+				return nil, fmt.Errorf("set busy timeout: %w", err)
+			}
+			s.busy = want
+		}
+	}
+	sqltx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &writeTxn{sqlQuerier: sqlQuerier{sqltx}, s: s, conn: conn, tx: sqltx}, nil
+}
+
+func (t *writeTxn) Tx(w *sqlstore.Writer) store.Tx { return &tx{Writer: w, tx: t.tx} }
+
+func (t *writeTxn) Commit(ctx context.Context, _ []store.Change) error {
+	t.committed = true
+	if err := t.tx.Commit(); err != nil {
+		// A failed COMMIT can leave SQLite's transaction open on the one
+		// writer connection; end it so later transactions can begin.
+		_, _ = t.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return fmt.Errorf("sqlite: commit: %w", store.Unavailable(ctx, mapErr(err)))
+	}
+	return nil
+}
+
+func (t *writeTxn) End(ctx context.Context) {
+	if !t.committed {
+		if err := t.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+			t.s.log.ErrorContext(ctx, "sqlite rollback failed", "err", err)
+		}
+	}
+	_ = t.conn.Close()
+	<-t.s.wsem
+}
