@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyshift/keyshift/internal/store"
-	"github.com/keyshift/keyshift/internal/store/sqlstore"
 )
 
 // usageUpsert merges one delta into its key's day in a single statement:
@@ -76,29 +75,6 @@ func (t *tx) AddUsage(ctx context.Context, deltas []store.UsageDelta) error {
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("add usage: %w", mapErr(err))
-	}
-	return nil
-}
-
-// CreateAPIKeys creates many keys at once with COPY, for bulk loads such as
-// the store copy; it is CreateAPIKey for each key, at a fraction of the
-// round trips. It is not part of store.KeyTx.
-func (t *tx) CreateAPIKeys(ctx context.Context, keys []store.APIKey) error {
-	rows := make([][]any, len(keys))
-	for i, k := range keys {
-		t.StampAPIKey(&k)
-		args, err := sqlstore.APIKeyArgs(dialect{}, k)
-		if err != nil {
-			return fmt.Errorf("create %d api keys: %w", len(keys), err)
-		}
-		rows[i] = args
-	}
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"api_keys"}, sqlstore.APIKeyColumns(), pgx.CopyFromRows(rows))
-	if err != nil {
-		return fmt.Errorf("create %d api keys: %w", len(keys), mapErr(err))
-	}
-	for _, k := range keys {
-		t.Changed(store.ChangeAPIKey, k.ID, k.Tenant)
 	}
 	return nil
 }

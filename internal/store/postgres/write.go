@@ -62,6 +62,13 @@ func (s *Store) begin(ctx context.Context) (sqlstore.Txn, error) {
 
 func (t *pgTxn) Tx(w *sqlstore.Writer) store.Tx { return &tx{Writer: w, tx: t.tx} }
 
+// CopyFrom inserts rows with COPY, at a fraction of the round trips of one
+// INSERT each.
+func (t *pgTxn) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error {
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	return err
+}
+
 // Commit announces the changes and commits, unless too little time is left
 // for the answer to come back.
 func (t *pgTxn) Commit(ctx context.Context, changes []store.Change) error {

@@ -12,9 +12,8 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-// APIKeyColumns returns the api_keys columns in the order of APIKeyArgs,
-// for a backend's bulk insert.
-func APIKeyColumns() []string {
+// apiKeyColumns returns the api_keys columns in the order of apiKeyArgs.
+func apiKeyColumns() []string {
 	return []string{"id", "tenant", "hash", "hint", "name", "description",
 		"contact_login", "contact_first_name", "contact_last_name", "contact_email", "permissions",
 		"expires_at", "owner", "purpose", "status", "converted_to_client", "disable_at", "imported",
@@ -180,8 +179,8 @@ func (r Reader) ListOutbox(ctx context.Context, after string, limit int) ([]stor
 		`SELECT `+outboxCols+` FROM outbox WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 }
 
-// APIKeyArgs returns a key's columns in APIKeyColumns order, encoded for d.
-func APIKeyArgs(d Dialect, k store.APIKey) ([]any, error) {
+// apiKeyArgs returns a key's columns in apiKeyColumns order, encoded for d.
+func apiKeyArgs(d Dialect, k store.APIKey) ([]any, error) {
 	perms, err := d.Strings(k.Permissions)
 	if err != nil {
 		return nil, err
@@ -206,14 +205,31 @@ func apiKeyWriteErr(op string, k store.APIKey, err error) error {
 	return fmt.Errorf("%s api key %q: %w", op, k.ID, err)
 }
 
-// StampAPIKey fills a new key's zero times from the clock, as CreateAPIKey
-// does, for a backend's bulk insert.
-func (t *Writer) StampAPIKey(k *store.APIKey) { t.stamp(&k.CreatedAt, &k.UpdatedAt) }
+// CreateAPIKeys implements store.KeyTx: CreateAPIKey for each key, in one
+// bulk insert (Txn.CopyFrom).
+func (t *Writer) CreateAPIKeys(ctx context.Context, keys []store.APIKey) error {
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		t.stamp(&k.CreatedAt, &k.UpdatedAt)
+		args, err := apiKeyArgs(t.d, k)
+		if err != nil {
+			return fmt.Errorf("create %d api keys: %w", len(keys), err)
+		}
+		rows[i] = args
+	}
+	if err := t.txn.CopyFrom(ctx, "api_keys", apiKeyColumns(), rows); err != nil {
+		return fmt.Errorf("create %d api keys: %w", len(keys), t.d.MapErr(err))
+	}
+	for _, k := range keys {
+		t.Changed(store.ChangeAPIKey, k.ID, k.Tenant)
+	}
+	return nil
+}
 
 // CreateAPIKey implements store.KeyTx.
 func (t *Writer) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 	t.stamp(&k.CreatedAt, &k.UpdatedAt)
-	args, err := APIKeyArgs(t.d, k)
+	args, err := apiKeyArgs(t.d, k)
 	if err != nil {
 		return apiKeyWriteErr("create", k, err)
 	}
@@ -241,7 +257,7 @@ func (t *Writer) UpdateAPIKey(ctx context.Context, id string, fn func(store.APIK
 		return errIDChanged("api key", id, k.ID)
 	}
 	t.restamp(old.UpdatedAt, &k.UpdatedAt)
-	args, err := APIKeyArgs(t.d, k)
+	args, err := apiKeyArgs(t.d, k)
 	if err != nil {
 		return apiKeyWriteErr("update", k, err)
 	}

@@ -15,6 +15,10 @@ type Txn interface {
 	Querier
 	// Tx returns what fn runs against: w, plus the engine's bulk paths.
 	Tx(w *Writer) store.Tx
+	// CopyFrom inserts rows (values in columns order, encoded for the
+	// dialect) into table in bulk: PostgreSQL's COPY, one prepared INSERT
+	// on SQLite.
+	CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) error
 	// Commit makes the changes durable and, where instances share the
 	// database, announces them to the others. A commit whose outcome is
 	// unknown returns an error matching store.ErrOutcomeUnknown.
@@ -61,7 +65,7 @@ func (t *Transactor) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
 	defer end()
-	w := NewWriter(txn, t.Dialect, t.Now)
+	w := newWriter(txn, t.Dialect, t.Now)
 	if err := fn(txn.Tx(w)); err != nil {
 		return store.Unavailable(tctx, err)
 	}

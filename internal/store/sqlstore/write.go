@@ -17,14 +17,15 @@ import (
 // succeeded.
 type Writer struct {
 	Reader
+	txn     Txn
 	now     func() time.Time
 	changes []store.Change
 }
 
-// NewWriter returns the writes (and reads) of the transaction q under
-// dialect d; now stamps records whose times the caller left zero.
-func NewWriter(q Querier, d Dialect, now func() time.Time) *Writer {
-	return &Writer{Reader: Reader{q: q, d: d}, now: now}
+// newWriter returns the writes (and reads) of txn under dialect d; now
+// stamps records whose times the caller left zero.
+func newWriter(txn Txn, d Dialect, now func() time.Time) *Writer {
+	return &Writer{Reader: Reader{q: txn, d: d}, txn: txn, now: now}
 }
 
 // Changes returns the changes made so far, in order.
