@@ -75,7 +75,6 @@ const batchSize = 1000
 // keyBatchSize is batchSize for API keys, the kind that may number millions.
 const keyBatchSize = 5000
 
-
 // Copy copies every object of from into to, which must be empty, and
 // verifies the counts of each kind afterwards. progress, when not nil, is
 // called after every batch with the objects copied so far and the total.
