@@ -19,17 +19,8 @@ type tx struct {
 	tx *sql.Tx
 }
 
-var (
-	_ store.Tx            = (*tx)(nil)
-	_ store.KeyTx         = (*tx)(nil)
-	_ store.UserTx        = (*tx)(nil)
-	_ store.GrantTx       = (*tx)(nil)
-	_ store.TrafficTx     = (*tx)(nil)
-	_ store.KeyReader     = (*Store)(nil)
-	_ store.UserReader    = (*Store)(nil)
-	_ store.GrantReader   = (*Store)(nil)
-	_ store.TrafficReader = (*Store)(nil)
-)
+// Every part of store.Tx (KeyTx, UserTx, GrantTx, TrafficTx) with it.
+var _ store.Tx = (*tx)(nil)
 
 // writeTxn is a transaction on the one writer connection, begun with
 // BEGIN IMMEDIATE; it holds the write semaphore until End.

@@ -178,17 +178,11 @@ func (t *Writer) CreateRefreshFamily(ctx context.Context, f store.RefreshFamily)
 
 // UpdateRefreshFamily implements store.GrantTx.
 func (t *Writer) UpdateRefreshFamily(ctx context.Context, id string, fn func(store.RefreshFamily) (store.RefreshFamily, error)) error {
-	old, err := lock(ctx, t, "refresh family", id, scanFamily,
-		`SELECT `+familyCols+` FROM refresh_families WHERE id = ?`, id)
+	_, f, err := modify(ctx, t, "refresh family", id, scanFamily,
+		`SELECT `+familyCols+` FROM refresh_families WHERE id = ?`,
+		func(v store.RefreshFamily) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	f, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if f.ID != id {
-		return errIDChanged("refresh family", id, f.ID)
 	}
 	args, err := familyArgs(t.d, f)
 	if err != nil {

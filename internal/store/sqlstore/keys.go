@@ -244,17 +244,11 @@ func (t *Writer) CreateAPIKey(ctx context.Context, k store.APIKey) error {
 
 // UpdateAPIKey implements store.KeyTx.
 func (t *Writer) UpdateAPIKey(ctx context.Context, id string, fn func(store.APIKey) (store.APIKey, error)) error {
-	old, err := lock(ctx, t, "api key", id, scanAPIKey,
-		`SELECT `+apiKeyCols+` FROM api_keys WHERE id = ?`, id)
+	old, k, err := modify(ctx, t, "api key", id, scanAPIKey,
+		`SELECT `+apiKeyCols+` FROM api_keys WHERE id = ?`,
+		func(v store.APIKey) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	k, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if k.ID != id {
-		return errIDChanged("api key", id, k.ID)
 	}
 	t.restamp(old.UpdatedAt, &k.UpdatedAt)
 	args, err := apiKeyArgs(t.d, k)
@@ -329,17 +323,11 @@ func (t *Writer) EnqueueOutbox(ctx context.Context, m store.OutboxMessage) error
 
 // UpdateOutbox implements store.KeyTx.
 func (t *Writer) UpdateOutbox(ctx context.Context, id string, fn func(store.OutboxMessage) (store.OutboxMessage, error)) error {
-	old, err := lock(ctx, t, "outbox message", id, scanOutbox,
-		`SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id)
+	_, m, err := modify(ctx, t, "outbox message", id, scanOutbox,
+		`SELECT `+outboxCols+` FROM outbox WHERE id = ?`,
+		func(v store.OutboxMessage) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	m, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if m.ID != id {
-		return errIDChanged("outbox message", id, m.ID)
 	}
 	args := outboxArgs(t.d, m)
 	_, err = t.exec(ctx, `UPDATE outbox SET tenant = ?, topic = ?, payload = ?, created_at = ?,

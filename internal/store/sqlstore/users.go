@@ -87,17 +87,11 @@ func (t *Writer) CreateUser(ctx context.Context, u store.User) error {
 
 // UpdateUser implements store.UserTx.
 func (t *Writer) UpdateUser(ctx context.Context, id string, fn func(store.User) (store.User, error)) error {
-	old, err := lock(ctx, t, "user", id, scanUser,
-		`SELECT `+userCols+` FROM users WHERE id = ?`, id)
+	old, u, err := modify(ctx, t, "user", id, scanUser,
+		`SELECT `+userCols+` FROM users WHERE id = ?`,
+		func(v store.User) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	u, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if u.ID != id {
-		return errIDChanged("user", id, u.ID)
 	}
 	t.restamp(old.UpdatedAt, &u.UpdatedAt)
 	args, err := userArgs(t.d, u)

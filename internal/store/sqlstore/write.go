@@ -52,6 +52,23 @@ func lock[T any](ctx context.Context, t *Writer, what, id string, scan scanFunc[
 	return getOne(ctx, t.q, t.d, what, id, scan, query+t.d.ForUpdate(), args...)
 }
 
+// modify locks the row of a read-modify-write, runs fn on it and refuses
+// a result whose id (keyOf) changed; what names the record in errors.
+func modify[T any](ctx context.Context, t *Writer, what, id string, scan scanFunc[T], query string,
+	keyOf func(T) string, fn func(T) (T, error)) (old, v T, err error) {
+	old, err = lock(ctx, t, what, id, scan, query, id)
+	if err != nil {
+		return old, v, err
+	}
+	if v, err = fn(old); err != nil {
+		return old, v, err
+	}
+	if k := keyOf(v); k != id {
+		return old, v, errIDChanged(what, id, k)
+	}
+	return old, v, nil
+}
+
 // stamp fills zero creation and update times from the clock.
 func (t *Writer) stamp(created, updated *time.Time) {
 	if created.IsZero() {
@@ -101,17 +118,11 @@ func (t *Writer) CreateTenant(ctx context.Context, v store.Tenant) error {
 
 // UpdateTenant implements store.Tx.
 func (t *Writer) UpdateTenant(ctx context.Context, id string, fn func(store.Tenant) (store.Tenant, error)) error {
-	old, err := lock(ctx, t, "tenant", id, scanTenant,
-		`SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id)
+	old, v, err := modify(ctx, t, "tenant", id, scanTenant,
+		`SELECT `+tenantCols+` FROM tenants WHERE id = ?`,
+		func(v store.Tenant) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	v, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if v.ID != id {
-		return errIDChanged("tenant", id, v.ID)
 	}
 	t.restamp(old.UpdatedAt, &v.UpdatedAt)
 	_, err = t.exec(ctx, `UPDATE tenants SET name = ?, status = ?, created_at = ?, updated_at = ?
@@ -231,17 +242,11 @@ func (t *Writer) CreateClient(ctx context.Context, c store.Client) error {
 
 // UpdateClient implements store.Tx.
 func (t *Writer) UpdateClient(ctx context.Context, id string, fn func(store.Client) (store.Client, error)) error {
-	old, err := lock(ctx, t, "client", id, scanClient,
-		`SELECT `+clientCols+` FROM clients WHERE id = ?`, id)
+	old, c, err := modify(ctx, t, "client", id, scanClient,
+		`SELECT `+clientCols+` FROM clients WHERE id = ?`,
+		func(v store.Client) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	c, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if c.ID != id {
-		return errIDChanged("client", id, c.ID)
 	}
 	t.restamp(old.UpdatedAt, &c.UpdatedAt)
 	args, err := clientArgs(t.d, c)
@@ -296,17 +301,11 @@ func (t *Writer) CreateSigningKey(ctx context.Context, k store.SigningKey) error
 
 // UpdateSigningKey implements store.Tx.
 func (t *Writer) UpdateSigningKey(ctx context.Context, kid string, fn func(store.SigningKey) (store.SigningKey, error)) error {
-	old, err := lock(ctx, t, "signing key", kid, scanKey,
-		`SELECT `+keyCols+` FROM signing_keys WHERE kid = ?`, kid)
+	_, k, err := modify(ctx, t, "signing key", kid, scanKey,
+		`SELECT `+keyCols+` FROM signing_keys WHERE kid = ?`,
+		func(v store.SigningKey) string { return v.ID }, fn)
 	if err != nil {
 		return err
-	}
-	k, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if k.ID != kid {
-		return errIDChanged("signing key", kid, k.ID)
 	}
 	args := keyArgs(t.d, k)
 	_, err = t.exec(ctx, `UPDATE signing_keys SET alg = ?, use = ?, state = ?, public_jwk = ?,
