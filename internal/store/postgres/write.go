@@ -38,6 +38,7 @@ type pgTxn struct {
 	tx           pgx.Tx
 	stopDeadline func() bool
 	committed    bool
+	view         tx // what Tx returns, allocated with the transaction
 }
 
 // begin starts a READ COMMITTED transaction; ctx carries the store's deadline.
@@ -51,7 +52,10 @@ func (s *Store) begin(ctx context.Context) (sqlstore.Txn, error) {
 	return &pgTxn{pgQuerier: pgQuerier{q: ptx, rb: s.rb}, s: s, tx: ptx, stopDeadline: stop}, nil
 }
 
-func (t *pgTxn) Tx(w *sqlstore.Writer) store.Tx { return &tx{Writer: w, tx: t.tx} }
+func (t *pgTxn) Tx(w *sqlstore.Writer) store.Tx {
+	t.view = tx{Writer: w, tx: t.tx}
+	return &t.view
+}
 
 // CopyFrom inserts rows with COPY, at a fraction of the round trips of one
 // INSERT each.

@@ -30,27 +30,25 @@ type writeTxn struct {
 	conn      *sql.Conn
 	tx        *sql.Tx
 	committed bool
+	view      tx // what Tx returns, allocated with the transaction
 }
 
 // begin takes the writer and begins a transaction on it. ctx carries the
 // store's deadline.
-func (s *Store) begin(ctx context.Context) (_ sqlstore.Txn, err error) {
+func (s *Store) begin(ctx context.Context) (sqlstore.Txn, error) {
 	select {
 	case s.wsem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	var conn *sql.Conn
-	defer func() {
-		if err != nil {
-			if conn != nil {
-				_ = conn.Close()
-			}
-			<-s.wsem
-		}
-	}()
-	conn, err = s.wdb.Conn(ctx)
+	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
+		<-s.wsem
+		return nil, err
+	}
+	fail := func(err error) (sqlstore.Txn, error) {
+		_ = conn.Close()
+		<-s.wsem
 		return nil, err
 	}
 	// BEGIN IMMEDIATE waits for another process's write lock for at most
@@ -60,19 +58,22 @@ func (s *Store) begin(ctx context.Context) (_ sqlstore.Txn, err error) {
 		want := max(time.Until(dl), time.Millisecond).Truncate(time.Millisecond)
 		if d := s.busy - want; d > 50*time.Millisecond || d < -50*time.Millisecond {
 			if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", want.Milliseconds())); err != nil {
-				return nil, fmt.Errorf("set busy timeout: %w", err)
+				return fail(fmt.Errorf("set busy timeout: %w", err))
 			}
 			s.busy = want
 		}
 	}
 	sqltx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	return &writeTxn{sqlQuerier: sqlQuerier{sqltx}, s: s, conn: conn, tx: sqltx}, nil
 }
 
-func (t *writeTxn) Tx(w *sqlstore.Writer) store.Tx { return &tx{Writer: w, tx: t.tx} }
+func (t *writeTxn) Tx(w *sqlstore.Writer) store.Tx {
+	t.view = tx{Writer: w, tx: t.tx}
+	return &t.view
+}
 
 // CopyFrom inserts rows with one statement prepared for them all: SQLite
 // spends more compiling an INSERT than running it.

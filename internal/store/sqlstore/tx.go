@@ -57,14 +57,12 @@ func (t *Transactor) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 		return fmt.Errorf("%s: begin: %w", t.Name, store.Unavailable(tctx, t.Dialect.MapErr(err)))
 	}
 	ended := false
-	end := func() {
+	defer func() {
+		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
 		if !ended {
-			ended = true
 			txn.End(ctx)
 		}
-	}
-	// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
-	defer end()
+	}()
 	w := newWriter(txn, t.Dialect, t.Now)
 	if err := fn(txn.Tx(w)); err != nil {
 		return store.Unavailable(tctx, err)
@@ -81,7 +79,8 @@ func (t *Transactor) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	// changes, and where End releases the one writer, changes reach
 	// subscribers in commit order.
 	seq := t.Feed.Publish(w.Changes()...)
-	end()
+	ended = true
+	txn.End(ctx)
 	// After End: waiting must not hold other writers, and a cache may
 	// read while it applies.
 	if err := t.Feed.AwaitApplied(ctx, seq); err != nil && ctx.Err() == nil {
