@@ -46,7 +46,7 @@ func (e *env) peer() *env {
 func sharers(e *env, envs ...*env) []*failureSharer {
 	var out []*failureSharer
 	for _, x := range envs {
-		out = append(out, x.srv.newFailureSharer(e.st.(store.AuthFailures)))
+		out = append(out, x.srv.newFailureSharer(e.st))
 	}
 	return out
 }
@@ -77,7 +77,7 @@ func TestShareFailures_FailuresOnOneInstanceThrottleTheOthers(t *testing.T) {
 		b.token(c, "")
 	}
 	syncAll(t, fs...)
-	if rows, err := e.st.(store.AuthFailures).ListAuthFailures(e.ctx, time.Time{}, ""); err != nil || len(rows) != 0 {
+	if rows, err := e.st.ListAuthFailures(e.ctx, time.Time{}, ""); err != nil || len(rows) != 0 {
 		t.Fatalf("after successes only, stored failures = %v, %v; want none", rows, err)
 	}
 
@@ -233,7 +233,7 @@ func TestShareFailures_SignInFailuresThrottleTheAccountEverywhere(t *testing.T) 
 	if s := try(b, "127.0.0.70", "alice", alicePassword); s != http.StatusTooManyRequests {
 		t.Fatalf("alice on B after 3 failures on A: %d; want 429", s)
 	}
-	rows, err := e.st.(store.AuthFailures).ListAuthFailures(e.ctx, time.Time{}, "")
+	rows, err := e.st.ListAuthFailures(e.ctx, time.Time{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -358,10 +358,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("start token traffic counter: %w", err)
 	}
 	go s.Keyring.Run(ctx)
-	if fs, ok := s.Store.(store.AuthFailures); ok {
-		// Failed-authentication limits hold across the instances on one database.
-		go s.Authz.ShareFailures(ctx, fs, authz.DefaultFailureShareEvery)
-	}
+	// Failed-authentication limits hold across the instances on one database.
+	go s.Authz.ShareFailures(ctx, s.Store, authz.DefaultFailureShareEvery)
 	go s.sweeper.Run(ctx)
 	go s.Notifier.Run(ctx)
 	go s.Notifier.RunScheduler(ctx)

@@ -19,8 +19,8 @@ type AuthFailureCount struct {
 // on one database, so the failure rate limits hold across them. It is
 // outside transactions and the change feed on purpose: an instance flushes
 // its counts in one batch every second or so and reads the others' back,
-// and nothing is written on a successful authentication. Backends that
-// serve one instance only need not implement it.
+// and nothing is written on a successful authentication. It is part of
+// Store; consumers that need only these counts take this interface.
 type AuthFailures interface {
 	// AddAuthFailures adds the counts to the stored ones (upsert
 	// increments, so repeated flushes of one window add up).

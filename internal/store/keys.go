@@ -22,6 +22,16 @@ type KeyReader interface {
 
 	// ListDueOutbox lists undelivered messages whose next attempt is due at now.
 	ListDueOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxMessage, error)
+
+	// For moving a whole store (storecopy):
+
+	// CountAPIKeys returns the number of keys without reading them.
+	CountAPIKeys(ctx context.Context) (int64, error)
+	// ListSettings returns every settings document by name.
+	ListSettings(ctx context.Context) (map[string][]byte, error)
+	// ListOutbox lists every message, delivered or not, in ID order after
+	// the given ID.
+	ListOutbox(ctx context.Context, after string, limit int) ([]OutboxMessage, error)
 }
 
 // KeyTx holds the write methods for legacy API keys, usage, outbox and settings.
@@ -29,6 +39,8 @@ type KeyTx interface {
 	KeyReader
 
 	CreateAPIKey(ctx context.Context, k APIKey) error
+	// CreateAPIKeys is CreateAPIKey for each key, in one bulk insert.
+	CreateAPIKeys(ctx context.Context, keys []APIKey) error
 	UpdateAPIKey(ctx context.Context, id string, fn func(APIKey) (APIKey, error)) error
 	DeleteAPIKey(ctx context.Context, id string) error
 

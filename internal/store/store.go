@@ -94,6 +94,9 @@ type Tx interface {
 // Store is a keyshift storage backend.
 type Store interface {
 	Reader
+	// AuthFailures shares failed-authentication counts between the
+	// instances on one database; every backend has it.
+	AuthFailures
 	// Tx runs fn in one transaction, committing when fn returns nil and
 	// rolling back otherwise. Backends retry nothing: fn may run once only.
 	Tx(ctx context.Context, fn func(tx Tx) error) error

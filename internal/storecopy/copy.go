@@ -62,37 +62,6 @@ type kindCount struct {
 	n    int64
 }
 
-// SettingLister is implemented by stores that can list every settings
-// document. Without it Copy moves the settings it knows by name.
-type SettingLister interface {
-	ListSettings(ctx context.Context) (map[string][]byte, error)
-}
-
-// OutboxLister is implemented by stores that can list every outbox message,
-// delivered or not, in ID order after the given ID. Without it Copy moves
-// the undelivered messages only (delivered ones are kept for cleanup, not
-// for delivery).
-type OutboxLister interface {
-	ListOutbox(ctx context.Context, after string, limit int) ([]store.OutboxMessage, error)
-}
-
-// APIKeyCounter is implemented by stores that count their API keys without
-// reading them; without it Copy pages through every key to count them.
-type APIKeyCounter interface {
-	CountAPIKeys(ctx context.Context) (int64, error)
-}
-
-// BulkAPIKeyCreator is implemented by destination transactions that can
-// create many API keys in one statement (PostgreSQL's COPY); Copy uses it
-// when available.
-type BulkAPIKeyCreator interface {
-	CreateAPIKeys(ctx context.Context, keys []store.APIKey) error
-}
-
-// KnownSettings returns the names of the settings documents copied from a
-// store that is no SettingLister.
-func KnownSettings() []string { return []string{"timeline"} }
-
 // ErrDestinationNotEmpty is returned when the destination holds any object.
 var ErrDestinationNotEmpty = errors.New("destination store is not empty")
 
@@ -112,34 +81,23 @@ const batchSize = 1000
 // keyBatchSize is batchSize for API keys, the kind that may number millions.
 const keyBatchSize = 5000
 
-// farFuture lists every outbox message as due.
-const farFutureYear = 9999
-
 // Copy copies every object of from into to, which must be empty, and
 // verifies the counts of each kind afterwards. progress, when not nil, is
 // called after every batch with the objects copied so far and the total.
 // It returns the counts copied.
 func Copy(ctx context.Context, from, to store.Store, progress func(done, total int64)) (Counts, error) {
-	fk, ok := from.(store.KeyReader)
-	if !ok {
-		return Counts{}, errors.New("storecopy: source store has no API key methods")
-	}
-	tk, ok := to.(store.KeyReader)
-	if !ok {
-		return Counts{}, errors.New("storecopy: destination store has no API key methods")
-	}
-	dst, err := count(ctx, to, tk)
+	dst, err := count(ctx, to)
 	if err != nil {
 		return Counts{}, fmt.Errorf("storecopy: count destination: %w", err)
 	}
 	if n := dst.Total(); n > 0 {
 		return Counts{}, fmt.Errorf("storecopy: %w: it holds %d objects", ErrDestinationNotEmpty, n)
 	}
-	src, err := count(ctx, from, fk)
+	src, err := count(ctx, from)
 	if err != nil {
 		return Counts{}, fmt.Errorf("storecopy: count source: %w", err)
 	}
-	c := &copier{from: from, fk: fk, to: to, total: src.Total(), progress: progress}
+	c := &copier{from: from, to: to, total: src.Total(), progress: progress}
 	c.report()
 	steps := []struct {
 		name string
@@ -156,16 +114,11 @@ func Copy(ctx context.Context, from, to store.Store, progress func(done, total i
 			return c.copied, fmt.Errorf("storecopy: copy %s: %w", s.name, err)
 		}
 	}
-	got, err := count(ctx, to, tk)
+	got, err := count(ctx, to)
 	if err != nil {
 		return c.copied, fmt.Errorf("storecopy: verify: %w", err)
 	}
-	expect := c.copied
-	if _, ok := to.(OutboxLister); !ok {
-		// The destination can count its undelivered messages only.
-		expect.Outbox = c.undelivered
-	}
-	if err := verify(expect, got); err != nil {
+	if err := verify(c.copied, got); err != nil {
 		return c.copied, fmt.Errorf("storecopy: %w", err)
 	}
 	return c.copied, nil
@@ -189,15 +142,12 @@ func verify(copied, got Counts) error {
 
 // copier carries the state of one copy.
 type copier struct {
-	from   store.Store
-	fk     store.KeyReader
-	to     store.Store
-	copied Counts
-	// undelivered counts the copied outbox messages not yet delivered.
-	undelivered int64
-	done        int64
-	total       int64
-	progress    func(done, total int64)
+	from     store.Store
+	to       store.Store
+	copied   Counts
+	done     int64
+	total    int64
+	progress func(done, total int64)
 }
 
 func (c *copier) report() {
@@ -328,7 +278,7 @@ func (c *copier) apiKeys(ctx context.Context) error {
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(pages)
-		readErr <- pageAPIKeys(ctx, c.fk, keyBatchSize, func(keys []store.APIKey) error {
+		readErr <- pageAPIKeys(ctx, c.from, keyBatchSize, func(keys []store.APIKey) error {
 			select {
 			case pages <- keys:
 				return nil
@@ -350,24 +300,12 @@ func (c *copier) apiKeys(ctx context.Context) error {
 
 func (c *copier) writeAPIKeys(ctx context.Context, keys []store.APIKey) error {
 	return c.write(ctx, &c.copied.APIKeys, len(keys), func(tx store.Tx) error {
-		if bulk, ok := tx.(BulkAPIKeyCreator); ok {
-			return bulk.CreateAPIKeys(ctx, keys)
-		}
-		ktx, ok := tx.(store.KeyTx)
-		if !ok {
-			return errors.New("destination transaction has no API key methods")
-		}
-		for _, k := range keys {
-			if err := ktx.CreateAPIKey(ctx, k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.CreateAPIKeys(ctx, keys)
 	})
 }
 
 func (c *copier) usage(ctx context.Context) error {
-	days, err := c.fk.ListUsage(ctx, store.UsageFilter{})
+	days, err := c.from.ListUsage(ctx, store.UsageFilter{})
 	if err != nil {
 		return err
 	}
@@ -407,35 +345,22 @@ func (c *copier) tokenUsage(ctx context.Context) error {
 }
 
 func (c *copier) settings(ctx context.Context) error {
-	all, err := listSettings(ctx, c.from, c.fk)
+	all, err := c.from.ListSettings(ctx)
 	if err != nil {
 		return err
 	}
 	names := sortedKeys(all)
 	return writeAll(ctx, c, &c.copied.Settings, names, func(ctx context.Context, tx store.Tx, name string) error {
-		ktx, ok := tx.(store.KeyTx)
-		if !ok {
-			return errors.New("destination transaction has no API key methods")
-		}
-		return ktx.PutSetting(ctx, name, all[name])
+		return tx.PutSetting(ctx, name, all[name])
 	})
 }
 
 func (c *copier) outbox(ctx context.Context) error {
-	msgs, err := listOutbox(ctx, c.from, c.fk)
+	msgs, err := listOutbox(ctx, c.from)
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		if m.DeliveredAt == nil {
-			c.undelivered++
-		}
-	}
 	return writeAll(ctx, c, &c.copied.Outbox, msgs, func(ctx context.Context, tx store.Tx, m store.OutboxMessage) error {
-		ktx, ok := tx.(store.KeyTx)
-		if !ok {
-			return errors.New("destination transaction has no API key methods")
-		}
-		return ktx.EnqueueOutbox(ctx, m)
+		return tx.EnqueueOutbox(ctx, m)
 	})
 }

@@ -2,7 +2,6 @@ package storecopy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,7 +11,7 @@ import (
 )
 
 // count counts the objects of every kind in s.
-func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, error) {
+func count(ctx context.Context, s store.Store) (Counts, error) {
 	var c Counts
 	steps := []struct {
 		name string
@@ -28,18 +27,15 @@ func count(ctx context.Context, s store.Store, kr store.KeyReader) (Counts, erro
 			return countPages(func(f func([]store.AuditEvent) error) error { return pageAudit(ctx, s, f) })
 		}},
 		{"api keys", func() (int64, error) {
-			if kc, ok := s.(APIKeyCounter); ok {
-				return kc.CountAPIKeys(ctx)
-			}
-			return countPages(func(f func([]store.APIKey) error) error { return pageAPIKeys(ctx, kr, keyBatchSize, f) })
+			return s.CountAPIKeys(ctx)
 		}},
-		{"usage", func() (int64, error) { return length(kr.ListUsage(ctx, store.UsageFilter{})) }},
+		{"usage", func() (int64, error) { return length(s.ListUsage(ctx, store.UsageFilter{})) }},
 		{"token usage", func() (int64, error) { return length(s.ListTokenUsage(ctx, store.TokenUsageFilter{})) }},
 		{"settings", func() (int64, error) {
-			m, err := listSettings(ctx, s, kr)
+			m, err := s.ListSettings(ctx)
 			return int64(len(m)), err
 		}},
-		{"outbox", func() (int64, error) { return length(listOutbox(ctx, s, kr)) }},
+		{"outbox", func() (int64, error) { return length(listOutbox(ctx, s)) }},
 	}
 	out := []*int64{&c.Tenants, &c.Scopes, &c.Clients, &c.Users, &c.SigningKeys, &c.Revocations,
 		&c.AuditEvents, &c.APIKeys, &c.UsageDays, &c.TokenUsageDays, &c.Settings, &c.Outbox}
@@ -140,36 +136,12 @@ func pageAudit(ctx context.Context, r store.Reader, fn func([]store.AuditEvent) 
 	}
 }
 
-// listSettings returns every settings document of s.
-func listSettings(ctx context.Context, s store.Store, kr store.KeyReader) (map[string][]byte, error) {
-	if sl, ok := s.(SettingLister); ok {
-		return sl.ListSettings(ctx)
-	}
-	out := map[string][]byte{}
-	for _, name := range KnownSettings() {
-		v, err := kr.GetSetting(ctx, name)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[name] = v
-	}
-	return out, nil
-}
-
-// listOutbox returns every outbox message of s (the undelivered ones only
-// when s is no OutboxLister).
-func listOutbox(ctx context.Context, s store.Store, kr store.KeyReader) ([]store.OutboxMessage, error) {
-	ol, ok := s.(OutboxLister)
-	if !ok {
-		return kr.ListDueOutbox(ctx, time.Date(farFutureYear, 1, 1, 0, 0, 0, 0, time.UTC), 1<<30)
-	}
+// listOutbox returns every outbox message of s, delivered or not.
+func listOutbox(ctx context.Context, s store.Store) ([]store.OutboxMessage, error) {
 	var out []store.OutboxMessage
 	after := ""
 	for {
-		msgs, err := ol.ListOutbox(ctx, after, batchSize)
+		msgs, err := s.ListOutbox(ctx, after, batchSize)
 		if err != nil {
 			return nil, err
 		}

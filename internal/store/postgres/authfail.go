@@ -21,7 +21,7 @@ func (s *Store) AddAuthFailures(ctx context.Context, counts []store.AuthFailureC
 	for i, c := range counts {
 		inst[i], keys[i], wins[i], ns[i] = c.Instance, c.Key, c.Window.Unix(), c.Count
 	}
-	_, err := s.reader.q.Exec(ctx, `INSERT INTO auth_failures (instance, key, window_start, count)
+	_, err := s.bounded.Exec(ctx, `INSERT INTO auth_failures (instance, key, window_start, count)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
 		ON CONFLICT (window_start, instance, key) DO UPDATE SET count = auth_failures.count + EXCLUDED.count`,
 		inst, keys, wins, ns)
@@ -31,33 +31,9 @@ func (s *Store) AddAuthFailures(ctx context.Context, counts []store.AuthFailureC
 	return nil
 }
 
-// ListAuthFailures lists other instances' counts since a window start.
-func (s *Store) ListAuthFailures(ctx context.Context, since time.Time, exceptInstance string) ([]store.AuthFailureCount, error) {
-	rows, err := s.reader.q.Query(ctx, `SELECT instance, key, window_start, count FROM auth_failures
-		WHERE window_start >= $1 AND instance <> $2`, since.Unix(), exceptInstance)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list auth failures: %w", mapErr(err))
-	}
-	defer rows.Close()
-	var out []store.AuthFailureCount
-	for rows.Next() {
-		var c store.AuthFailureCount
-		var win int64
-		if err := rows.Scan(&c.Instance, &c.Key, &win, &c.Count); err != nil {
-			return nil, fmt.Errorf("postgres: list auth failures: %w", mapErr(err))
-		}
-		c.Window = time.Unix(win, 0).UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list auth failures: %w", mapErr(err))
-	}
-	return out, nil
-}
-
 // DeleteAuthFailures removes counts of windows that began before before.
 func (s *Store) DeleteAuthFailures(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.reader.q.Exec(ctx, `DELETE FROM auth_failures WHERE window_start < $1`, before.Unix())
+	tag, err := s.bounded.Exec(ctx, `DELETE FROM auth_failures WHERE window_start < $1`, before.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete auth failures: %w", mapErr(err))
 	}

@@ -88,3 +88,55 @@ func BenchmarkAddUsage(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkGetAPIKeyByHash measures the legacy key check's store lookup.
+func BenchmarkGetAPIKeyByHash(b *testing.B) {
+	backends(b, func(b *testing.B, s store.Store) {
+		createTenant(b, s, "acme")
+		hash := make([]byte, 32)
+		hash[0] = 1
+		exp := time.Now().Add(24 * time.Hour)
+		write(b, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.CreateAPIKey(ctx, store.APIKey{ID: "k1", Tenant: "acme", Hash: hash, Hint: "abcd",
+				Name: "bench", Permissions: []string{"a.b.read"}, ExpiresAt: &exp,
+				Owner: store.OwnerTenant, Status: store.StatusActive})
+		})
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.GetAPIKeyByHash(ctx, hash); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkListClients measures loading a tenant's clients (the client
+// cache's reload), 100 of them.
+func BenchmarkListClients(b *testing.B) {
+	backends(b, func(b *testing.B, s store.Store) {
+		createTenant(b, s, "acme")
+		write(b, s, func(ctx context.Context, tx store.Tx) error {
+			for i := range 100 {
+				err := tx.CreateClient(ctx, store.Client{ID: fmt.Sprint("c", i), Tenant: "acme", Name: "bench",
+					GrantTypes: []string{"client_credentials"}, Scopes: []string{"a.b.read", "a.b.write"},
+					Secrets:        []store.ClientSecret{{ID: "s1", Hash: make([]byte, 32), Hint: "abcd"}},
+					AccessTokenTTL: 24 * time.Hour, Status: store.StatusActive})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.ListClients(ctx, "acme"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlstore"
 )
 
 // Defaults applied when the DSN does not set them.
@@ -79,7 +80,10 @@ func (o *Options) defaults() {
 
 // Store is a store.Store backed by PostgreSQL.
 type Store struct {
-	reader
+	sqlstore.Reader
+	rb       *rebinder
+	bounded  boundedPool // the pool, each statement under the store's deadline
+	txr      sqlstore.Transactor
 	pool     *pgxpool.Pool
 	feed     *store.Feed
 	log      *slog.Logger
@@ -124,8 +128,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: read current schema: %w", mapErr(err))
 	}
 	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	rb := &rebinder{}
+	bp := boundedPool{pool: pool, timeout: opts.Timeout}
 	s := &Store{
-		reader:   reader{q: boundedPool{pool: pool, timeout: opts.Timeout}},
+		Reader:   sqlstore.NewReader(pgQuerier{q: bp, rb: rb}, dialect{}),
+		rb:       rb,
+		bounded:  bp,
 		pool:     pool,
 		feed:     store.NewFeed(opts.FeedBuffer),
 		log:      opts.Logger,
@@ -136,6 +144,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		stop:     stop,
 		done:     make(chan struct{}),
 	}
+	s.txr = sqlstore.Transactor{Name: "postgres", Dialect: dialect{}, Begin: s.begin, Feed: s.feed,
+		Log: s.log, Now: s.now, Timeout: s.timeout}
 	l := &listener{cfg: cfg.ConnConfig.Copy(), channel: s.channel, instance: s.instance, feed: s.feed,
 		log: s.log, every: opts.ResyncEvery, timeout: opts.Timeout}
 	// Writes made after Open returns must reach this instance's subscribers,
@@ -258,82 +268,13 @@ func payloads(instance string, changes []store.Change) ([]string, error) {
 	return out, nil
 }
 
-// Tx runs fn in one READ COMMITTED transaction. Its changes are announced
-// with pg_notify inside the transaction, so PostgreSQL delivers them to the
-// other instances only if the commit succeeds.
-//
-// The whole transaction runs under the store's deadline. fn's statements
-// get the caller's ctx, so the deadline is enforced on the connection
-// instead: when it passes, the connection is closed under whatever is in
-// flight, the transaction fails with store.ErrUnavailable, PostgreSQL rolls
-// it back (at once, or after idle_in_transaction_session_timeout when the
-// network is frozen) and the pool discards the connection. The one
-// ambiguous case left is a COMMIT sent whose answer is lost: that COMMIT
-// may have been applied, and is logged as such.
+// Tx runs fn in one READ COMMITTED transaction (see sqlstore.Transactor
+// and pgTxn). Its changes are announced with pg_notify inside the
+// transaction, so PostgreSQL delivers them to the other instances only if
+// the commit succeeds; this instance's subscribers hear at once, and the
+// listener skips this instance's own notifications.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
-	tctx, cancel := store.Bound(ctx, s.timeout)
-	defer cancel()
-	ptx, err := s.pool.BeginTx(tctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
-	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", store.Unavailable(tctx, mapErr(err)))
-	}
-	netConn := ptx.Conn().PgConn().Conn()
-	stopDeadline := context.AfterFunc(tctx, func() { _ = netConn.Close() })
-	t := &tx{reader: reader{q: ptx}, tx: ptx, now: s.now}
-	committed := false
-	defer func() {
-		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
-		// Rollback also returns the connection to the pool (which drops it
-		// when the deadline closed it), so it runs in every case.
-		if !committed {
-			closed := !stopDeadline()
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if err := ptx.Rollback(rctx); err != nil && !closed && !errors.Is(err, pgx.ErrTxClosed) {
-				s.log.WarnContext(ctx, "postgres rollback failed", "err", err)
-			}
-		}
-	}()
-	if err := fn(t); err != nil {
-		return store.Unavailable(tctx, err)
-	}
-	msgs, err := payloads(s.instance, t.changes)
-	if err != nil {
-		return fmt.Errorf("postgres: encode changes: %w", err)
-	}
-	for _, m := range msgs {
-		if _, err := ptx.Exec(tctx, `SELECT pg_notify($1, $2)`, s.channel, m); err != nil {
-			return fmt.Errorf("postgres: notify: %w", store.Unavailable(tctx, mapErr(err)))
-		}
-	}
-	if dl, ok := tctx.Deadline(); ok && time.Until(dl) < commitReserve(s.timeout) {
-		return fmt.Errorf("postgres: commit: %w: too little time left before the deadline", store.ErrUnavailable)
-	}
-	committed = true
-	err = ptx.Commit(tctx)
-	stopDeadline()
-	if err != nil {
-		err = store.Unavailable(tctx, mapErr(err))
-		// A commit cut off by a broken connection may have happened: the
-		// other instances then hear of it, so this one must reload too.
-		if errors.Is(err, store.ErrUnavailable) {
-			s.log.WarnContext(ctx, "postgres: commit outcome unknown: the connection failed after COMMIT was sent", "err", err)
-			s.feed.Publish(store.Change{Kind: store.ChangeResync})
-			return fmt.Errorf("postgres: commit: %w: %w", store.ErrOutcomeUnknown, err)
-		}
-		return fmt.Errorf("postgres: commit: %w", err)
-	}
-	// This instance's subscribers hear at once, as with SQLite: a Subscribe
-	// after Tx returns must not receive the changes of that Tx. The
-	// listener skips this instance's own notifications. Waiting for the
-	// caches (the connection is back in the pool by now) makes this
-	// instance read its own write at once; other instances apply it when
-	// the notification reaches them.
-	seq := s.feed.Publish(t.changes...)
-	if err := s.feed.AwaitApplied(ctx, seq); err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "postgres: write acknowledged before this instance's caches applied it", "err", err)
-	}
-	return nil
+	return s.txr.Tx(ctx, fn)
 }
 
 // Subscribe returns the changes committed by any instance sharing this

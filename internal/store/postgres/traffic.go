@@ -11,28 +11,6 @@ import (
 	"github.com/keyshift/keyshift/internal/store"
 )
 
-var (
-	_ store.TrafficReader = (*Store)(nil)
-	_ store.TrafficTx     = (*tx)(nil)
-)
-
-const tokenUsageCols = `tenant, client_id, day, requests`
-
-func scanTokenUsage(sc scanner) (store.TokenUsageDay, error) {
-	var u store.TokenUsageDay
-	err := sc.Scan(&u.Tenant, &u.ClientID, &u.Day, &u.Requests)
-	u.Day = u.Day.UTC()
-	return u, err
-}
-
-func (r reader) ListTokenUsage(ctx context.Context, f store.TokenUsageFilter) ([]store.TokenUsageDay, error) {
-	var w where
-	w.add(f.Tenant != "", "tenant = ?", f.Tenant)
-	w.add(!f.Since.IsZero(), "day >= ?", f.Since)
-	return list(ctx, r.q, "token usage", scanTokenUsage,
-		`SELECT `+tokenUsageCols+` FROM token_usage_days`+w.sql()+` ORDER BY day, tenant, client_id`, w.args...)
-}
-
 // tokenUsageUpsert adds a whole flush in one statement: the database adds
 // the counters, so flushes from any number of instances add up exactly.
 // ON CONFLICT may touch a row once per statement, so the rows are merged
@@ -42,6 +20,7 @@ const tokenUsageUpsert = `INSERT INTO token_usage_days AS u (tenant, day, client
 	SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::bigint[])
 	ON CONFLICT (tenant, day, client_id) DO UPDATE SET requests = u.requests + EXCLUDED.requests`
 
+// AddTokenUsage implements store.TrafficTx with one statement per flush.
 func (t *tx) AddTokenUsage(ctx context.Context, deltas []store.TokenUsageDelta) error {
 	if len(deltas) == 0 {
 		return nil
@@ -63,8 +42,8 @@ func (t *tx) AddTokenUsage(ctx context.Context, deltas []store.TokenUsageDelta) 
 		tenants, days, clients = append(tenants, d.Tenant), append(days, d.Day), append(clients, d.ClientID)
 		requests = append(requests, d.Requests)
 	}
-	if _, err := t.exec(ctx, tokenUsageUpsert, tenants, days, clients, requests); err != nil {
-		return fmt.Errorf("add token usage of %d client days: %w", len(tenants), err)
+	if _, err := t.tx.Exec(ctx, tokenUsageUpsert, tenants, days, clients, requests); err != nil {
+		return fmt.Errorf("add token usage of %d client days: %w", len(tenants), mapErr(err))
 	}
 	return nil
 }

@@ -44,30 +44,6 @@ func (s *Store) AddAuthFailures(ctx context.Context, counts []store.AuthFailureC
 	return nil
 }
 
-// ListAuthFailures lists other instances' counts since a window start.
-func (s *Store) ListAuthFailures(ctx context.Context, since time.Time, exceptInstance string) ([]store.AuthFailureCount, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT instance, key, window_start, count FROM auth_failures
-		WHERE window_start >= ? AND instance <> ?`, since.Unix(), exceptInstance)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list auth failures: %w", mapErr(err))
-	}
-	defer rows.Close()
-	var out []store.AuthFailureCount
-	for rows.Next() {
-		var c store.AuthFailureCount
-		var win int64
-		if err := rows.Scan(&c.Instance, &c.Key, &win, &c.Count); err != nil {
-			return nil, fmt.Errorf("sqlite: list auth failures: %w", mapErr(err))
-		}
-		c.Window = time.Unix(win, 0).UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list auth failures: %w", mapErr(err))
-	}
-	return out, nil
-}
-
 // DeleteAuthFailures removes counts of windows that began before before.
 func (s *Store) DeleteAuthFailures(ctx context.Context, before time.Time) (int, error) {
 	select {

@@ -26,35 +26,6 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// decoder collects parse errors so scanners can decode several columns and
-// check once.
-type decoder struct{ err error }
-
-func (d *decoder) time(s string) time.Time {
-	t, err := parseTime(s)
-	if err != nil {
-		d.err = errors.Join(d.err, err)
-	}
-	return t
-}
-
-// strings decodes a JSON array, returning nil for an empty one so that a
-// record written with nil slices reads back equal.
-func (d *decoder) strings(s string) []string {
-	var v []string
-	d.json(s, &v)
-	if len(v) == 0 {
-		return nil
-	}
-	return v
-}
-
-func (d *decoder) json(s string, v any) {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		d.err = errors.Join(d.err, fmt.Errorf("decode stored JSON: %w", err))
-	}
-}
-
 // jsonText encodes a slice as a JSON array ("[]" for nil).
 func jsonText[T any](v []T) (string, error) {
 	if v == nil {
@@ -67,50 +38,12 @@ func jsonText[T any](v []T) (string, error) {
 	return string(b), nil
 }
 
-// blob stores nil as an empty blob in NOT NULL columns.
-func blob(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// storedSecret is the stored form of a client secret, with times in UTC.
-type storedSecret struct {
-	ID        string     `json:"id"`
-	Hash      []byte     `json:"hash"`
-	Hint      string     `json:"hint"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
-
-func encodeSecrets(in []store.ClientSecret) (string, error) {
-	out := make([]storedSecret, len(in))
-	for i, s := range in {
-		out[i] = storedSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
-		if s.ExpiresAt != nil {
-			e := s.ExpiresAt.UTC()
-			out[i].ExpiresAt = &e
-		}
-	}
-	return jsonText(out)
-}
-
-func decodeSecrets(d *decoder, s string) []store.ClientSecret {
-	var in []storedSecret
-	d.json(s, &in)
-	if len(in) == 0 {
+// nullTime stores a nil time pointer as NULL.
+func nullTime(t *time.Time) any {
+	if t == nil {
 		return nil
 	}
-	out := make([]store.ClientSecret, len(in))
-	for i, s := range in {
-		out[i] = store.ClientSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
-		if s.ExpiresAt != nil {
-			e := s.ExpiresAt.UTC()
-			out[i].ExpiresAt = &e
-		}
-	}
-	return out
+	return fmtTime(*t)
 }
 
 // mapErr turns driver errors into the store's sentinel errors.

@@ -25,6 +25,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/keyshift/keyshift/internal/store"
+	"github.com/keyshift/keyshift/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -48,7 +49,7 @@ type Options struct {
 
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
-	reader
+	sqlstore.Reader
 	wdb *sql.DB // one connection; every write transaction runs on it
 	rdb *sql.DB // read pool
 	// rcache holds the read pool's prepared statements. Write transactions
@@ -63,6 +64,7 @@ type Store struct {
 	// busy is the writer connection's busy_timeout; read and set only
 	// while holding wsem.
 	busy time.Duration
+	txr  sqlstore.Transactor
 }
 
 var _ store.Store = (*Store)(nil)
@@ -107,7 +109,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 	rcache := &stmtCache{db: rdb}
 	s := &Store{
-		reader:  reader{q: dbQuerier{rcache}},
+		Reader:  sqlstore.NewReader(sqlQuerier{dbQuerier{rcache}}, dialect{}),
 		rcache:  rcache,
 		wdb:     wdb,
 		rdb:     rdb,
@@ -118,6 +120,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		timeout: opts.Timeout,
 		busy:    opts.Timeout, // from dsn
 	}
+	s.txr = sqlstore.Transactor{Name: "sqlite", Dialect: dialect{}, Begin: s.begin, Feed: s.feed,
+		Log: s.log, Now: s.now, Timeout: s.timeout}
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -199,82 +203,11 @@ func prepareRetry(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 }
 
 // Tx runs fn in one write transaction and publishes its changes after the
-// commit. Transactions are serialised; fn must not call s.Tx itself. The
-// whole transaction, waiting for the writer and for another process's
-// lock included, runs under the store's deadline: past it database/sql
-// rolls the transaction back and Tx fails with store.ErrUnavailable. Tx
-// returns once this instance's caches have applied the changes (bounded by
-// store.DefaultApplyWait), so that the write is seen by the next request.
+// commit (see sqlstore.Transactor). Transactions are serialised; fn must
+// not call s.Tx itself. The store's deadline covers waiting for the writer
+// and for another process's lock.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
-	seq, err := s.commit(ctx, fn)
-	if err != nil {
-		return err
-	}
-	// Outside the write lock: waiting must not hold other writers, and a
-	// cache may read while it applies.
-	if err := s.feed.AwaitApplied(ctx, seq); err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "sqlite: write acknowledged before this instance's caches applied it", "err", err)
-	}
-	return nil
-}
-
-// commit runs fn in one write transaction under the store's deadline and
-// publishes its changes after the commit, returning the number of the last
-// one.
-func (s *Store) commit(ctx context.Context, fn func(tx store.Tx) error) (uint64, error) {
-	tctx, cancel := store.Bound(ctx, s.timeout)
-	defer cancel()
-	// The semaphore also orders publication: changes reach subscribers in
-	// commit order.
-	select {
-	case s.wsem <- struct{}{}:
-	case <-tctx.Done():
-		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, tctx.Err()))
-	}
-	defer func() { <-s.wsem }()
-
-	conn, err := s.wdb.Conn(tctx)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, mapErr(err)))
-	}
-	defer conn.Close()
-	// BEGIN IMMEDIATE waits for another process's write lock for at most
-	// busy_timeout: make that what is left of the deadline. Usually that is
-	// the store timeout already, and no statement is needed.
-	if dl, ok := tctx.Deadline(); ok {
-		want := max(time.Until(dl), time.Millisecond).Truncate(time.Millisecond)
-		if d := s.busy - want; d > 50*time.Millisecond || d < -50*time.Millisecond {
-			if _, err := conn.ExecContext(tctx, fmt.Sprintf("PRAGMA busy_timeout = %d", want.Milliseconds())); err != nil {
-				return 0, fmt.Errorf("sqlite: set busy timeout: %w", store.Unavailable(tctx, mapErr(err)))
-			}
-			s.busy = want
-		}
-	}
-	sqltx, err := conn.BeginTx(tctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: begin: %w", store.Unavailable(tctx, mapErr(err)))
-	}
-	t := &tx{reader: reader{q: sqltx}, tx: sqltx, now: s.now}
-	committed := false
-	defer func() {
-		// Also reached when fn panics or calls runtime.Goexit (t.Fatal).
-		if !committed {
-			if err := sqltx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-				s.log.ErrorContext(ctx, "sqlite rollback failed", "err", err)
-			}
-		}
-	}()
-	if err := fn(t); err != nil {
-		return 0, store.Unavailable(tctx, err)
-	}
-	committed = true
-	if err := sqltx.Commit(); err != nil {
-		// A failed COMMIT can leave SQLite's transaction open on the one
-		// writer connection; end it so later transactions can begin.
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		return 0, fmt.Errorf("sqlite: commit: %w", store.Unavailable(tctx, mapErr(err)))
-	}
-	return s.feed.Publish(t.changes...), nil
+	return s.txr.Tx(ctx, fn)
 }
 
 // Subscribe returns the changes committed through this Store until ctx is done.

@@ -27,27 +27,20 @@ var apiKeyTests = []test{
 	{"Delete_RemovesIt", testAPIKeyDelete},
 	{"DeleteTenant_CascadesAndPublishes", testAPIKeyTenantCascade},
 	{"Changes_Published", testAPIKeyChanges},
+	{"CreateAPIKeys_AsCreateAPIKeyEach", testAPIKeyBulkCreate},
 }
 
-// keyStore returns the key methods of s, skipping the test when s has none.
+// keyStore returns the key methods of s (part of store.Reader).
 func keyStore(t *testing.T, s store.Store) store.KeyReader {
 	t.Helper()
-	kr, ok := s.(store.KeyReader)
-	if !ok {
-		t.Skip("backend does not implement store.KeyReader")
-	}
-	return kr
+	return s
 }
 
 // keyWrite runs fn with the transaction's key methods.
 func keyWrite(t *testing.T, s store.Store, fn func(ctx context.Context, tx store.KeyTx) error) error {
 	t.Helper()
 	return writeErr(t, s, func(ctx context.Context, tx store.Tx) error {
-		ktx, ok := tx.(store.KeyTx)
-		if !ok {
-			t.Skip("backend transaction does not implement store.KeyTx")
-		}
-		return fn(ctx, ktx)
+		return fn(ctx, tx)
 	})
 }
 
@@ -307,4 +300,41 @@ func testSettingPut(t *testing.T, s store.Store) {
 			t.Fatalf("GetSetting = %s, want %s", got, v)
 		}
 	}
+}
+
+// testAPIKeyBulkCreate checks the bulk path the store copy uses: keys read
+// back as CreateAPIKey writes them, are counted and announced, and a
+// duplicate fails the whole batch.
+func testAPIKeyBulkCreate(t *testing.T, s store.Store) {
+	createTenants(t, s, "acme")
+	full := newAPIKey("k1", "acme")
+	bare := store.APIKey{ID: "k2", Tenant: "acme", Hash: hashOf("k2")}
+	changes := s.Subscribe(t.Context())
+	mustKeyWrite(t, s, func(ctx context.Context, tx store.KeyTx) error {
+		return tx.CreateAPIKeys(ctx, []store.APIKey{full, bare})
+	})
+	expectChangeSet(t, changes,
+		store.Change{Kind: store.ChangeAPIKey, ID: "k1", Tenant: "acme"},
+		store.Change{Kind: store.ChangeAPIKey, ID: "k2", Tenant: "acme"})
+	got, err := s.GetAPIKey(t.Context(), "k1")
+	noErr(t, "GetAPIKey", err)
+	equal(t, "GetAPIKey", got, full, normAPIKey)
+	got, err = s.GetAPIKey(t.Context(), "k2")
+	noErr(t, "GetAPIKey(bare)", err)
+	if got.CreatedAt.IsZero() || got.ExpiresAt != nil {
+		t.Fatalf("bare key read back as %+v", got)
+	}
+	n, err := s.CountAPIKeys(t.Context())
+	noErr(t, "CountAPIKeys", err)
+	if n != 2 {
+		t.Fatalf("CountAPIKeys = %d, want 2", n)
+	}
+	err = keyWrite(t, s, func(ctx context.Context, tx store.KeyTx) error {
+		return tx.CreateAPIKeys(ctx, []store.APIKey{newAPIKey("k3", "acme"), newAPIKey("k1", "acme")})
+	})
+	if err == nil {
+		t.Fatal("CreateAPIKeys with a duplicate id succeeded")
+	}
+	_, err = s.GetAPIKey(t.Context(), "k3")
+	wantErr(t, "GetAPIKey of the failed batch", err, store.ErrNotFound)
 }

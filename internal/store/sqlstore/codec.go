@@ -1,13 +1,14 @@
-package postgres
+package sqlstore
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/store"
 )
 
 // storedSecret is the JSON form of a client secret in the secrets column
-// (store.ClientSecret hides its hash from JSON).
+// (store.ClientSecret hides its hash from JSON), with times in UTC.
 type storedSecret struct {
 	ID        string     `json:"id"`
 	Hash      []byte     `json:"hash"`
@@ -16,7 +17,7 @@ type storedSecret struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-func encodeSecrets(in []store.ClientSecret) []storedSecret {
+func encodeSecrets(d Dialect, in []store.ClientSecret) (any, error) {
 	out := make([]storedSecret, len(in))
 	for i, s := range in {
 		out[i] = storedSecret{ID: s.ID, Hash: s.Hash, Hint: s.Hint, CreatedAt: s.CreatedAt.UTC()}
@@ -25,7 +26,11 @@ func encodeSecrets(in []store.ClientSecret) []storedSecret {
 			out[i].ExpiresAt = &e
 		}
 	}
-	return out
+	v, err := d.JSON(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode secrets: %w", err)
+	}
+	return v, nil
 }
 
 func decodeSecrets(in []storedSecret) []store.ClientSecret {
@@ -41,4 +46,18 @@ func decodeSecrets(in []storedSecret) []store.ClientSecret {
 		}
 	}
 	return out
+}
+
+// encoder encodes several list and JSON arguments and checks once.
+type encoder struct {
+	d   Dialect
+	err error
+}
+
+func (e *encoder) strings(s []string) any {
+	v, err := e.d.Strings(s)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return v
 }
