@@ -25,11 +25,11 @@ import (
 
 	"github.com/keyshift/keyshift/guard"
 	"github.com/keyshift/keyshift/internal/admin"
-	"github.com/keyshift/keyshift/internal/agentcli"
 	"github.com/keyshift/keyshift/internal/apikey"
 	"github.com/keyshift/keyshift/internal/authz"
 	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/console"
+	"github.com/keyshift/keyshift/internal/credcheck"
 	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/notify"
 	"github.com/keyshift/keyshift/internal/redact"
@@ -389,7 +389,7 @@ func derivedKey(master []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// credentialChecks runs `keyshift credentials test` for the console,
+// credentialChecks runs the credentials checklist (package credcheck) for the console,
 // against this process's own endpoints; the store tells it the client's
 // status, which the token endpoint's invalid_client hides.
 type credentialChecks struct {
@@ -408,7 +408,7 @@ func (c credentialChecks) TestCredentials(ctx context.Context, clientID, secret,
 		return cl.Status, nil
 	}
 	var out []console.CheckResult
-	for _, ch := range agentcli.CheckCredentialsKnowing(ctx, c.issuer, clientID, secret, strings.Fields(scope), hc, status) {
+	for _, ch := range credcheck.ClientSecret(ctx, c.issuer, clientID, secret, strings.Fields(scope), hc, status) {
 		out = append(out, console.CheckResult{Name: ch.Name, Status: ch.Status, Detail: ch.Detail, Fix: ch.Fix})
 	}
 	return out
