@@ -1,5 +1,5 @@
-// Package admin implements keyshift's admin JSON API under /admin/v1/ and the
-// Go client the CLI uses to call it.
+// Package admin implements keyshift's admin JSON API under /admin/v1/. Its
+// Go client, which the CLI uses, is package adminclient.
 //
 // Every operation exists once, as a method of API taking the acting Principal
 // (CreateTenant, PutScope, CreateClient, …). The HTTP handlers decode a

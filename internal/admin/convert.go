@@ -145,10 +145,3 @@ func (a *API) handleConvertKey(w http.ResponseWriter, r *http.Request, p Princip
 	writeJSON(w, http.StatusCreated, resp)
 	return nil
 }
-
-// ConvertKey converts an API key into an OAuth client; the answer holds
-// the client's secret.
-func (c *Client) ConvertKey(ctx context.Context, tenant, id string, req ConvertKeyRequest) (ConvertKeyResponse, error) {
-	var out ConvertKeyResponse
-	return out, c.do(ctx, http.MethodPost, keyPath(tenant, id)+"/convert", req, &out)
-}

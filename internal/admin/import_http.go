@@ -1,11 +1,8 @@
 package admin
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -76,43 +73,4 @@ func (a *API) handleImportKeys(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
-}
-
-// ImportKeys streams body (JSON lines or CSV) to the import endpoint of
-// tenant. The request has no overall timeout, since a large file takes
-// minutes; cancel ctx to stop it.
-func (c *Client) ImportKeys(ctx context.Context, tenant string, body io.Reader, format apikey.ImportFormat, dryRun bool) (ImportResult, error) {
-	ct := ContentTypeNDJSON
-	if format == apikey.ImportCSV {
-		ct = ContentTypeCSV
-	}
-	path := keysPath(tenant) + "/import"
-	if dryRun {
-		path += "?dry_run=true"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/admin/v1"+path, body)
-	if err != nil {
-		return ImportResult{}, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("Accept", "application/json, "+ProblemContentType)
-	hc := *c.hc
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
-	if err != nil {
-		return ImportResult{}, tokenError(err, http.MethodPost, path)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return ImportResult{}, fmt.Errorf("POST %s: read answer: %w", path, err)
-	}
-	if resp.StatusCode >= 300 {
-		return ImportResult{}, answerError(resp, raw)
-	}
-	var out ImportResult
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return ImportResult{}, fmt.Errorf("POST %s: decode answer: %w", path, err)
-	}
-	return out, nil
 }

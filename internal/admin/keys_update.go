@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/notify"
@@ -133,42 +132,4 @@ func (a *API) handleUpdateKey(w http.ResponseWriter, r *http.Request, p Principa
 	}
 	writeJSON(w, http.StatusOK, k)
 	return nil
-}
-
-// keysPath and keyPath build admin API paths of keys.
-func keysPath(tenant string) string { return "/tenants/" + url.PathEscape(tenant) + "/keys" }
-
-func keyPath(tenant, id string) string { return keysPath(tenant) + "/" + url.PathEscape(id) }
-
-// ListKeys lists one page of a tenant's keys.
-func (c *Client) ListKeys(ctx context.Context, tenant string, q KeyQuery) (KeyList, error) {
-	path := keysPath(tenant)
-	sep := "?"
-	if q.After != "" {
-		path += sep + "after=" + url.QueryEscape(q.After)
-		sep = "&"
-	}
-	if q.Limit > 0 {
-		path += fmt.Sprintf("%slimit=%d", sep, q.Limit)
-	}
-	var out KeyList
-	return out, c.do(ctx, http.MethodGet, path, nil, &out)
-}
-
-// CreateKey creates an API key; the answer holds the key.
-func (c *Client) CreateKey(ctx context.Context, tenant string, req CreateKeyRequest) (CreateKeyResponse, error) {
-	var out CreateKeyResponse
-	return out, c.do(ctx, http.MethodPost, keysPath(tenant), req, &out)
-}
-
-// GetKey returns one API key.
-func (c *Client) GetKey(ctx context.Context, tenant, id string) (KeyView, error) {
-	var out KeyView
-	return out, c.do(ctx, http.MethodGet, keyPath(tenant, id), nil, &out)
-}
-
-// UpdateKey changes an API key's status or expiry.
-func (c *Client) UpdateKey(ctx context.Context, tenant, id string, req UpdateKeyRequest) (KeyView, error) {
-	var out KeyView
-	return out, c.do(ctx, http.MethodPatch, keyPath(tenant, id), req, &out)
 }

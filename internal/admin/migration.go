@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -168,14 +167,4 @@ func (a *API) handleMigration(w http.ResponseWriter, r *http.Request, p Principa
 		a.log.InfoContext(r.Context(), "admin: write migration csv", "err", err)
 	}
 	return nil
-}
-
-// Migration returns the migration report at at (zero = now).
-func (c *Client) Migration(ctx context.Context, at time.Time) (apikey.Report, error) {
-	path := "/migration"
-	if !at.IsZero() {
-		path += "?at=" + url.QueryEscape(at.UTC().Format(time.RFC3339))
-	}
-	var out apikey.Report
-	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }

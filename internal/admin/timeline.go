@@ -165,15 +165,3 @@ func (a *API) handlePutTimeline(w http.ResponseWriter, r *http.Request, p Princi
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
-
-// GetTimeline returns the sunset timeline.
-func (c *Client) GetTimeline(ctx context.Context) (apikey.Timeline, error) {
-	var out apikey.Timeline
-	return out, c.do(ctx, http.MethodGet, "/timeline", nil, &out)
-}
-
-// PutTimeline replaces the sunset timeline.
-func (c *Client) PutTimeline(ctx context.Context, t apikey.Timeline) (apikey.Timeline, error) {
-	var out apikey.Timeline
-	return out, c.do(ctx, http.MethodPut, "/timeline", t, &out)
-}

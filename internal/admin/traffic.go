@@ -130,18 +130,3 @@ func (a *API) serveTraffic(w http.ResponseWriter, r *http.Request, p Principal, 
 	writeJSON(w, http.StatusOK, TrafficReport{Tenant: tenant, Days: out})
 	return nil
 }
-
-// Traffic returns the daily key and token requests of tenant ("" = every
-// tenant, for an operator) over the last days days (0 = the server's
-// default).
-func (c *Client) Traffic(ctx context.Context, tenant string, days int) (TrafficReport, error) {
-	path := "/traffic"
-	if tenant != "" {
-		path = "/tenants/" + url.PathEscape(tenant) + "/traffic"
-	}
-	if days != 0 {
-		path += "?days=" + strconv.Itoa(days)
-	}
-	var out TrafficReport
-	return out, c.do(ctx, http.MethodGet, path, nil, &out)
-}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"time"
@@ -478,44 +477,4 @@ func (a *API) handleDeleteUser(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func usersPath(tenant string) string { return "/tenants/" + url.PathEscape(tenant) + "/users" }
-
-func userPath(tenant, id string) string { return usersPath(tenant) + "/" + url.PathEscape(id) }
-
-// ListUsers lists a tenant's users.
-func (c *Client) ListUsers(ctx context.Context, tenant string) ([]UserView, error) {
-	var out UserList
-	return out.Users, c.do(ctx, http.MethodGet, usersPath(tenant), nil, &out)
-}
-
-// CreateUser creates a user; a generated password is in the answer.
-func (c *Client) CreateUser(ctx context.Context, tenant string, req CreateUserRequest) (UserWithPassword, error) {
-	var out UserWithPassword
-	return out, c.do(ctx, http.MethodPost, usersPath(tenant), req, &out)
-}
-
-// GetUser returns one user.
-func (c *Client) GetUser(ctx context.Context, tenant, id string) (UserView, error) {
-	var out UserView
-	return out, c.do(ctx, http.MethodGet, userPath(tenant, id), nil, &out)
-}
-
-// UpdateUser changes some fields of a user.
-func (c *Client) UpdateUser(ctx context.Context, tenant, id string, req UpdateUserRequest) (UserView, error) {
-	var out UserView
-	return out, c.do(ctx, http.MethodPatch, userPath(tenant, id), req, &out)
-}
-
-// SetUserPassword sets or resets a user's password; a generated password
-// is in the answer.
-func (c *Client) SetUserPassword(ctx context.Context, tenant, id string, req SetPasswordRequest) (UserWithPassword, error) {
-	var out UserWithPassword
-	return out, c.do(ctx, http.MethodPost, userPath(tenant, id)+"/password", req, &out)
-}
-
-// DeleteUser deletes a user.
-func (c *Client) DeleteUser(ctx context.Context, tenant, id string) error {
-	return c.do(ctx, http.MethodDelete, userPath(tenant, id), nil, nil)
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/admin/adminclient"
 	"github.com/keyshift/keyshift/internal/gateway"
 	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/traffic"
@@ -66,7 +66,7 @@ func TestGateway_TokenRequests_CountedAfterFlush(t *testing.T) {
 	}
 
 	// The same counts through the admin API, with a real operator token.
-	c := admin.NewClient(is.URL, is.ClientID, is.ClientSecret, nil, admin.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}))
+	c := adminclient.New(is.URL, is.ClientID, is.ClientSecret, nil, adminclient.WithHTTPClient(&http.Client{Timeout: 10 * time.Second}))
 	rep, err := c.Traffic(ctx, "acme", 2) // two days, in case the test straddles midnight
 	if err != nil {
 		t.Fatal(err)

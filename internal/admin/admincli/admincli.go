@@ -1,6 +1,6 @@
 // Package admincli holds keyshift's admin verbs (profile, tenants, scopes,
 // clients, signing-keys, audit) as cobra commands. They call the admin API
-// through admin.Client with the credentials of a profile (package profile:
+// through adminclient.Client with the credentials of a profile (package profile:
 // the same file and KEYSHIFT_PROFILE as the integration verbs), so the CLI goes
 // through the same authorization and audit trail as any other caller.
 package admincli
@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/admin/adminclient"
 	"github.com/keyshift/keyshift/internal/profile"
 )
 
@@ -51,7 +51,7 @@ func checkOutput(cmd *cobra.Command) error {
 }
 
 // apiClient returns a client of the admin API for the selected profile.
-func apiClient(cmd *cobra.Command) (*admin.Client, error) {
+func apiClient(cmd *cobra.Command) (*adminclient.Client, error) {
 	if err := checkOutput(cmd); err != nil {
 		return nil, err
 	}
@@ -60,11 +60,11 @@ func apiClient(cmd *cobra.Command) (*admin.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []admin.ClientOption
+	var opts []adminclient.ClientOption
 	if c.authInBody {
-		opts = append(opts, admin.WithAuthInBody())
+		opts = append(opts, adminclient.WithAuthInBody())
 	}
-	return admin.NewClient(c.url, c.clientID, c.secret, c.scopes, opts...), nil
+	return adminclient.New(c.url, c.clientID, c.secret, c.scopes, opts...), nil
 }
 
 // render prints v as JSON, or as a table through table when the output

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/admin/adminclient"
 	"github.com/keyshift/keyshift/internal/password"
 	"github.com/keyshift/keyshift/internal/store"
 )
@@ -64,7 +65,7 @@ func newUsersCmd() *cobra.Command {
 }
 
 // usersClient applies --json and returns the API client.
-func usersClient(cmd *cobra.Command) (*admin.Client, error) {
+func usersClient(cmd *cobra.Command) (*adminclient.Client, error) {
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 		if err := cmd.Flags().Set("output", "json"); err != nil {
 			return nil, err
@@ -75,7 +76,7 @@ func usersClient(cmd *cobra.Command) (*admin.Client, error) {
 
 // resolveUser finds a user by id or, failing that, by login (ignoring
 // case, as the server compares logins).
-func resolveUser(cmd *cobra.Command, c *admin.Client, tenant, ref string) (admin.UserView, error) {
+func resolveUser(cmd *cobra.Command, c *adminclient.Client, tenant, ref string) (admin.UserView, error) {
 	if strings.HasPrefix(ref, "usr_") {
 		u, err := c.GetUser(cmd.Context(), tenant, ref)
 		var p *admin.Problem

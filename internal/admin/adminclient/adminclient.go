@@ -1,4 +1,10 @@
-package admin
+// Package adminclient is the Go HTTP client of keyshift's admin API
+// (/admin/v1/), used by the admin verbs of the CLI (package admincli) and by
+// tests that drive the API over HTTP. It lives outside package admin so the
+// service does not carry its callers' code; it imports admin only for the
+// request and response types and *admin.Problem, which are the API's
+// contract.
+package adminclient
 
 import (
 	"bytes"
@@ -17,13 +23,14 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
 // Client calls the admin API with a token it gets, and renews, through the
 // client credentials grant at baseURL/oauth2/token. Errors the API answers
-// with are *Problem values.
+// with are *admin.Problem values.
 type Client struct {
 	base string
 	hc   *http.Client
@@ -49,9 +56,9 @@ func WithAuthInBody() ClientOption {
 	return func(o *clientOptions) { o.authInBody = true }
 }
 
-// NewClient returns a client of the admin API at baseURL (keyshift's issuer
+// New returns a client of the admin API at baseURL (keyshift's issuer
 // URL, without /admin/v1).
-func NewClient(baseURL, clientID, clientSecret string, scopes []string, opts ...ClientOption) *Client {
+func New(baseURL, clientID, clientSecret string, scopes []string, opts ...ClientOption) *Client {
 	o := clientOptions{hc: &http.Client{Timeout: 30 * time.Second}}
 	for _, opt := range opts {
 		opt(&o)
@@ -74,12 +81,12 @@ func NewClient(baseURL, clientID, clientSecret string, scopes []string, opts ...
 
 // ListTenants lists the tenants the caller can see.
 func (c *Client) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	var out TenantList
+	var out admin.TenantList
 	return out.Tenants, c.do(ctx, http.MethodGet, "/tenants", nil, &out)
 }
 
 // CreateTenant creates a tenant.
-func (c *Client) CreateTenant(ctx context.Context, req CreateTenantRequest) (store.Tenant, error) {
+func (c *Client) CreateTenant(ctx context.Context, req admin.CreateTenantRequest) (store.Tenant, error) {
 	var out store.Tenant
 	return out, c.do(ctx, http.MethodPost, "/tenants", req, &out)
 }
@@ -91,7 +98,7 @@ func (c *Client) GetTenant(ctx context.Context, id string) (store.Tenant, error)
 }
 
 // UpdateTenant changes a tenant's name or status.
-func (c *Client) UpdateTenant(ctx context.Context, id string, req UpdateTenantRequest) (store.Tenant, error) {
+func (c *Client) UpdateTenant(ctx context.Context, id string, req admin.UpdateTenantRequest) (store.Tenant, error) {
 	var out store.Tenant
 	return out, c.do(ctx, http.MethodPatch, "/tenants/"+url.PathEscape(id), req, &out)
 }
@@ -103,12 +110,12 @@ func (c *Client) DeleteTenant(ctx context.Context, id string) error {
 
 // ListScopes returns the scope catalogue.
 func (c *Client) ListScopes(ctx context.Context) ([]store.Scope, error) {
-	var out ScopeList
+	var out admin.ScopeList
 	return out.Scopes, c.do(ctx, http.MethodGet, "/scopes", nil, &out)
 }
 
 // PutScope creates or replaces a catalogue scope.
-func (c *Client) PutScope(ctx context.Context, name string, req PutScopeRequest) (store.Scope, error) {
+func (c *Client) PutScope(ctx context.Context, name string, req admin.PutScopeRequest) (store.Scope, error) {
 	var out store.Scope
 	return out, c.do(ctx, http.MethodPut, "/scopes/"+url.PathEscape(name), req, &out)
 }
@@ -118,26 +125,26 @@ func clientsPath(tenant string) string { return "/tenants/" + url.PathEscape(ten
 func clientPath(tenant, id string) string { return clientsPath(tenant) + "/" + url.PathEscape(id) }
 
 // ListClients lists a tenant's clients.
-func (c *Client) ListClients(ctx context.Context, tenant string) ([]ClientView, error) {
-	var out ClientList
+func (c *Client) ListClients(ctx context.Context, tenant string) ([]admin.ClientView, error) {
+	var out admin.ClientList
 	return out.Clients, c.do(ctx, http.MethodGet, clientsPath(tenant), nil, &out)
 }
 
 // CreateClient creates a client; the answer holds its secret.
-func (c *Client) CreateClient(ctx context.Context, tenant string, req CreateClientRequest) (CreateClientResponse, error) {
-	var out CreateClientResponse
+func (c *Client) CreateClient(ctx context.Context, tenant string, req admin.CreateClientRequest) (admin.CreateClientResponse, error) {
+	var out admin.CreateClientResponse
 	return out, c.do(ctx, http.MethodPost, clientsPath(tenant), req, &out)
 }
 
 // GetClient returns one client.
-func (c *Client) GetClient(ctx context.Context, tenant, id string) (ClientView, error) {
-	var out ClientView
+func (c *Client) GetClient(ctx context.Context, tenant, id string) (admin.ClientView, error) {
+	var out admin.ClientView
 	return out, c.do(ctx, http.MethodGet, clientPath(tenant, id), nil, &out)
 }
 
 // UpdateClient changes some fields of a client.
-func (c *Client) UpdateClient(ctx context.Context, tenant, id string, req UpdateClientRequest) (ClientView, error) {
-	var out ClientView
+func (c *Client) UpdateClient(ctx context.Context, tenant, id string, req admin.UpdateClientRequest) (admin.ClientView, error) {
+	var out admin.ClientView
 	return out, c.do(ctx, http.MethodPatch, clientPath(tenant, id), req, &out)
 }
 
@@ -147,25 +154,25 @@ func (c *Client) DeleteClient(ctx context.Context, tenant, id string) error {
 }
 
 // RotateClientSecret gives a client a new secret; the answer holds it.
-func (c *Client) RotateClientSecret(ctx context.Context, tenant, id string, req RotateSecretRequest) (RotateSecretResponse, error) {
-	var out RotateSecretResponse
+func (c *Client) RotateClientSecret(ctx context.Context, tenant, id string, req admin.RotateSecretRequest) (admin.RotateSecretResponse, error) {
+	var out admin.RotateSecretResponse
 	return out, c.do(ctx, http.MethodPost, clientPath(tenant, id)+"/secrets", req, &out)
 }
 
 // ListSigningKeys lists the signing keys.
-func (c *Client) ListSigningKeys(ctx context.Context) ([]SigningKeyView, error) {
-	var out SigningKeyList
+func (c *Client) ListSigningKeys(ctx context.Context) ([]admin.SigningKeyView, error) {
+	var out admin.SigningKeyList
 	return out.SigningKeys, c.do(ctx, http.MethodGet, "/signing-keys", nil, &out)
 }
 
 // RotateSigningKeys rotates the signing keys and returns them afterwards.
-func (c *Client) RotateSigningKeys(ctx context.Context) ([]SigningKeyView, error) {
-	var out SigningKeyList
+func (c *Client) RotateSigningKeys(ctx context.Context) ([]admin.SigningKeyView, error) {
+	var out admin.SigningKeyList
 	return out.SigningKeys, c.do(ctx, http.MethodPost, "/signing-keys/rotate", nil, &out)
 }
 
 // ListAudit returns audit events, newest first.
-func (c *Client) ListAudit(ctx context.Context, q AuditQuery) (AuditList, error) {
+func (c *Client) ListAudit(ctx context.Context, q admin.AuditQuery) (admin.AuditList, error) {
 	v := url.Values{}
 	for k, s := range map[string]string{"tenant": q.Tenant, "action": q.Action, "object_id": q.ObjectID} {
 		if s != "" {
@@ -182,7 +189,7 @@ func (c *Client) ListAudit(ctx context.Context, q AuditQuery) (AuditList, error)
 	if len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out AuditList
+	var out admin.AuditList
 	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
@@ -200,7 +207,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Accept", "application/json, "+ProblemContentType)
+	req.Header.Set("Accept", "application/json, "+admin.ProblemContentType)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -241,11 +248,11 @@ func tokenError(err error, method, path string) error {
 	return fmt.Errorf("%s %s: %w", method, path, err)
 }
 
-// answerError turns an error answer into a *Problem.
+// answerError turns an error answer into an *admin.Problem.
 func answerError(resp *http.Response, raw []byte) error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if mt == ProblemContentType || mt == "application/json" {
-		var p Problem
+	if mt == admin.ProblemContentType || mt == "application/json" {
+		var p admin.Problem
 		if json.Unmarshal(raw, &p) == nil && p.Title != "" {
 			if p.Status == 0 {
 				p.Status = resp.StatusCode
@@ -253,5 +260,20 @@ func answerError(resp *http.Response, raw []byte) error {
 			return &p
 		}
 	}
-	return &Problem{Title: http.StatusText(resp.StatusCode), Status: resp.StatusCode}
+	return &admin.Problem{Title: http.StatusText(resp.StatusCode), Status: resp.StatusCode}
+}
+
+// Traffic returns the daily key and token requests of tenant ("" = every
+// tenant, for an operator) over the last days days (0 = the server's
+// default).
+func (c *Client) Traffic(ctx context.Context, tenant string, days int) (admin.TrafficReport, error) {
+	path := "/traffic"
+	if tenant != "" {
+		path = "/tenants/" + url.PathEscape(tenant) + "/traffic"
+	}
+	if days != 0 {
+		path += "?days=" + strconv.Itoa(days)
+	}
+	var out admin.TrafficReport
+	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }

@@ -1,4 +1,4 @@
-package admin_test
+package adminclient_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
+	"github.com/keyshift/keyshift/internal/admin/adminclient"
 	"github.com/keyshift/keyshift/internal/admin/admintest"
 	"github.com/keyshift/keyshift/internal/oauth"
 )
@@ -16,7 +17,7 @@ import (
 func TestClient_OperatorRoundTrip(t *testing.T) {
 	s := admintest.New(t)
 	ctx := context.Background()
-	c := admin.NewClient(s.URL, s.ClientID, s.ClientSecret, []string{oauth.ScopeAdmin})
+	c := adminclient.New(s.URL, s.ClientID, s.ClientSecret, []string{oauth.ScopeAdmin})
 
 	tn, err := c.CreateTenant(ctx, admin.CreateTenantRequest{ID: "acme", Name: "Acme Corp"})
 	if err != nil || tn.ID != "acme" {
@@ -57,7 +58,7 @@ func TestClient_OperatorRoundTrip(t *testing.T) {
 func TestClient_ProblemAnswers_AreProblems(t *testing.T) {
 	s := admintest.New(t)
 	ctx := context.Background()
-	c := admin.NewClient(s.URL, s.ClientID, s.ClientSecret, nil)
+	c := adminclient.New(s.URL, s.ClientID, s.ClientSecret, nil)
 	_, err := c.CreateTenant(ctx, admin.CreateTenantRequest{ID: "platform", Name: "x"})
 	var p *admin.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "id" {
@@ -71,7 +72,7 @@ func TestClient_ProblemAnswers_AreProblems(t *testing.T) {
 
 func TestClient_WrongSecret_TokenErrorExplained(t *testing.T) {
 	s := admintest.New(t)
-	c := admin.NewClient(s.URL, s.ClientID, "kss_wrong", nil)
+	c := adminclient.New(s.URL, s.ClientID, "kss_wrong", nil)
 	_, err := c.ListTenants(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "get access token: invalid_client") {
 		t.Fatalf("err = %v", err)
@@ -84,7 +85,7 @@ func TestClient_WrongSecret_TokenErrorExplained(t *testing.T) {
 func TestClient_TenantAdminToken_SeesOnlyOwnTenant(t *testing.T) {
 	s := admintest.New(t)
 	ctx := context.Background()
-	op := admin.NewClient(s.URL, s.ClientID, s.ClientSecret, nil)
+	op := adminclient.New(s.URL, s.ClientID, s.ClientSecret, nil)
 	for _, id := range []string{"acme", "globex"} {
 		if _, err := op.CreateTenant(ctx, admin.CreateTenantRequest{ID: id, Name: id}); err != nil {
 			t.Fatal(err)
@@ -94,7 +95,7 @@ func TestClient_TenantAdminToken_SeesOnlyOwnTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := admin.NewClient(s.URL, ta.ClientID, ta.ClientSecret, []string{oauth.ScopeTenantAdmin})
+	c := adminclient.New(s.URL, ta.ClientID, ta.ClientSecret, []string{oauth.ScopeTenantAdmin})
 	var ts []string
 	deadline := time.Now().Add(3 * time.Second) // the token endpoint learns of new clients through the change feed
 	for {
