@@ -22,7 +22,6 @@ import (
 	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/clientip"
 	"github.com/keyshift/keyshift/internal/oauth"
-	"github.com/keyshift/keyshift/internal/store"
 	"github.com/keyshift/keyshift/internal/webcookie"
 )
 
@@ -42,39 +41,18 @@ func (c *Console) setCookie(w http.ResponseWriter, base, value string, maxAge in
 
 func (c *Console) cookie(r *http.Request, base string) string { return c.jar().Get(r, base, 4096) }
 
-// visit loads the request's console session and its user; nil when the
-// person must sign in.
+// visit loads the request's console session and its user through the admin
+// service, which checks both live; nil when the person must sign in.
 func (c *Console) visit(r *http.Request) (*visit, error) {
 	v := c.cookie(r, sessionCookie)
 	if v == "" {
 		return nil, nil
 	}
-	h := sha256.Sum256([]byte(v))
-	sess, err := c.st.GetSession(r.Context(), h[:])
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	cv, err := c.api.ConsoleSession(r.Context(), v, clientip.From(r))
+	if err != nil || cv == nil {
 		return nil, err
 	}
-	if !c.now().Before(sess.ExpiresAt) {
-		return nil, nil
-	}
-	u, err := c.st.GetUser(r.Context(), sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if u.Disabled || u.PasswordChangedAt.After(sess.AuthTime) {
-		return nil, nil
-	}
-	t, err := c.st.GetTenant(r.Context(), u.Tenant)
-	if err != nil || t.Status != store.StatusActive {
-		return nil, nil
-	}
-	return &visit{user: u, principal: principalFor(u, clientip.From(r)), session: sess, csrf: c.csrfFor(sess.ID)}, nil
+	return &visit{user: cv.User, principal: cv.Principal, session: cv.Session, csrf: c.csrfFor(cv.Session.ID)}, nil
 }
 
 func (c *Console) csrfFor(sessionID string) string {
@@ -205,16 +183,9 @@ func (c *Console) checkIDToken(raw, nonce string) (string, error) {
 }
 
 func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, userID string) error {
-	u, err := c.st.GetUser(ctx, userID)
+	value, u, err := c.api.StartConsoleSession(ctx, userID, c.cfg.SessionTTL)
 	if err != nil {
-		return fmt.Errorf("console: load user: %w", err)
-	}
-	now := c.now()
-	value := rand.Text() + rand.Text()
-	h := sha256.Sum256([]byte(value))
-	sess := store.Session{Hash: h[:], ID: rand.Text(), Tenant: u.Tenant, UserID: u.ID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(c.cfg.SessionTTL)}
-	if err := c.st.Tx(ctx, func(tx store.Tx) error { return tx.CreateSession(ctx, sess) }); err != nil {
-		return fmt.Errorf("console: create session: %w", err)
+		return err
 	}
 	c.setCookie(w, sessionCookie, value, 0)
 	c.log.Info("console sign-in", "tenant", u.Tenant, "user_id", u.ID)
@@ -223,8 +194,7 @@ func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, userI
 
 // logout ends the console session, then keyshift's own sign-in.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *visit) error {
-	err := c.st.Tx(r.Context(), func(tx store.Tx) error { return tx.DeleteSession(r.Context(), v.session.Hash) })
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := c.api.EndConsoleSession(r.Context(), v.session.Hash); err != nil {
 		return err
 	}
 	c.setCookie(w, sessionCookie, "", -1)

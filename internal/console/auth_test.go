@@ -47,7 +47,7 @@ func newTestConsoleWith(t *testing.T, oauth http.Handler) (*Console, *signing.Ke
 		t.Fatal(err)
 	}
 	api := admin.New(st, nil, ring, admin.Config{})
-	c, err := New(Config{Issuer: testIssuer, Key: bytes.Repeat([]byte{9}, 32), OAuth: oauth, Tokens: ring, Logger: slog.New(slog.DiscardHandler)}, st, api)
+	c, err := New(Config{Issuer: testIssuer, Key: bytes.Repeat([]byte{9}, 32), OAuth: oauth, Tokens: ring, Logger: slog.New(slog.DiscardHandler)}, api)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,27 +162,6 @@ func TestCallback_RefusesForgedOrForeignAnswers(t *testing.T) {
 				if ck.Name == sessionCookie && ck.Value != "" {
 					t.Fatal("a session cookie was set")
 				}
-			}
-		})
-	}
-}
-
-func TestPrincipalFor_RightsFollowRoles(t *testing.T) {
-	tests := []struct {
-		name             string
-		u                store.User
-		operator, tenant bool
-	}{
-		{"tenant admin", store.User{Tenant: "acme", Roles: []string{store.RoleAdmin}}, false, true},
-		{"tenant user", store.User{Tenant: "acme"}, false, false},
-		{"platform admin is an operator", store.User{Tenant: store.PlatformTenant, Roles: []string{store.RoleAdmin}}, true, true},
-		{"platform user", store.User{Tenant: store.PlatformTenant}, false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := principalFor(tt.u, "127.0.0.1")
-			if p.IsOperator() != tt.operator || p.IsTenantAdmin() != tt.tenant {
-				t.Fatalf("operator %v tenant admin %v, want %v %v", p.IsOperator(), p.IsTenantAdmin(), tt.operator, tt.tenant)
 			}
 		})
 	}

@@ -7,7 +7,8 @@
 // session and, on every request, derives the person's rights from their
 // live user record, then calls the same admin.API methods as the admin
 // HTTP API with that principal, so validation, tenant isolation and audit
-// are the admin API's own.
+// are the admin API's own. The console has no store of its own: its
+// sessions, reports and charts' data come from admin.API too.
 package console
 
 import (
@@ -21,12 +22,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/keyshift/keyshift/internal/admin"
-	"github.com/keyshift/keyshift/internal/oauth"
 	"github.com/keyshift/keyshift/internal/store"
 )
 
@@ -78,7 +77,6 @@ type Config struct {
 // Console serves /console/.
 type Console struct {
 	cfg     Config
-	st      store.Store
 	api     *admin.API
 	log     *slog.Logger
 	pages   map[string]*template.Template
@@ -90,9 +88,9 @@ type Console struct {
 type consoleKeys struct{ csrf, flow []byte }
 
 // New returns the console.
-func New(cfg Config, st store.Store, api *admin.API) (*Console, error) {
-	if cfg.Issuer == "" || cfg.OAuth == nil || cfg.Tokens == nil || st == nil || api == nil {
-		return nil, errors.New("console: issuer, OAuth handler, token verifier, store and admin API are required")
+func New(cfg Config, api *admin.API) (*Console, error) {
+	if cfg.Issuer == "" || cfg.OAuth == nil || cfg.Tokens == nil || api == nil {
+		return nil, errors.New("console: issuer, OAuth handler, token verifier and admin API are required")
 	}
 	if len(cfg.Key) < 32 {
 		return nil, errors.New("console: key must be at least 32 bytes")
@@ -107,7 +105,7 @@ func New(cfg Config, st store.Store, api *admin.API) (*Console, error) {
 		cfg.Logger = slog.Default()
 	}
 	c := &Console{
-		cfg: cfg, st: st, api: api, log: cfg.Logger,
+		cfg: cfg, api: api, log: cfg.Logger,
 		secure:  strings.HasPrefix(cfg.Issuer, "https://"),
 		secrets: consoleKeys{csrf: derive(cfg.Key, "console csrf v1"), flow: derive(cfg.Key, "console sign-in flow v1")},
 	}
@@ -226,20 +224,6 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *visit, err err
 		c.log.Error("console page failed", "path", r.URL.Path, "err", err)
 		c.renderError(w, r, v, http.StatusInternalServerError, "Something went wrong. The error has been logged.")
 	}
-}
-
-// principalFor derives the person's admin rights from their live roles:
-// the admin role makes a tenant admin, and an admin of the platform tenant
-// an operator too. A role taken away counts from the next request.
-func principalFor(u store.User, remoteAddr string) admin.Principal {
-	p := admin.Principal{Subject: u.Login, ClientID: admin.ConsoleClientID, Tenant: u.Tenant, RemoteAddr: remoteAddr}
-	if slices.Contains(u.Roles, store.RoleAdmin) {
-		p.Scopes = append(p.Scopes, oauth.ScopeTenantAdmin)
-		if u.Tenant == store.PlatformTenant {
-			p.Scopes = append(p.Scopes, oauth.ScopeAdmin)
-		}
-	}
-	return p
 }
 
 func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request) {

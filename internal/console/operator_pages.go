@@ -58,21 +58,15 @@ var tenantSorts = map[string]func(a, b tenantRow) int{
 
 func (c *Console) tenants(w http.ResponseWriter, r *http.Request, v *visit) error {
 	ctx := r.Context()
-	rep, err := c.api.Migration(ctx, v.principal, time.Time{})
+	prog, err := c.api.MigrationProgress(ctx, v.principal)
 	if err != nil {
 		return err
 	}
+	rep := prog.Report
 	now := c.now()
-	usage, err := c.st.ListUsage(ctx, store.UsageFilter{Since: apikey.MidnightUTC(now).AddDate(0, 0, -29)})
+	traffic, err := c.api.KeyRequestsByTenant(ctx, v.principal, apikey.MidnightUTC(now).AddDate(0, 0, -29))
 	if err != nil {
 		return err
-	}
-	traffic := map[string]int64{}
-	for _, u := range usage {
-		traffic[u.Tenant] += u.Accepted
-		for _, n := range u.Refused {
-			traffic[u.Tenant] += n
-		}
 	}
 	d := tenantsData{At: rep.At, Sort: r.URL.Query().Get("sort"), Disabled: map[string]bool{}}
 	all, err := c.api.ListTenants(ctx, v.principal)
@@ -89,47 +83,26 @@ func (c *Console) tenants(w http.ResponseWriter, r *http.Request, v *visit) erro
 		d.Rows = append(d.Rows, tenantRow{TenantReport: t, KeyRequests30d: traffic[t.Tenant]})
 	}
 	slices.SortFunc(d.Rows, tenantSorts[d.Sort])
-	if d.Chart, err = c.migratedChart(r, rep, now); err != nil {
-		return err
-	}
+	d.Chart = migratedChart(prog, now)
 	c.render(w, http.StatusOK, "tenants", &view{Title: "Tenants", Section: "tenants", Who: whoOf(v), Flash: flash(r), Data: d})
 	return nil
 }
 
-// migratedChart draws how many tenants have migrated over time. A tenant
-// counts as migrated from the last change to one of its keys that left
-// none active (or from its creation, if it never had a key).
-func (c *Console) migratedChart(r *http.Request, rep apikey.Report, now time.Time) (string, error) {
+// migratedChart draws how many tenants have migrated over time (since
+// when each counts as migrated: admin.MigrationProgress).
+func migratedChart(prog admin.MigrationProgress, now time.Time) string {
 	var points []chart.Point
-	for _, t := range rep.Tenants {
-		if t.Status != "migrated" {
-			continue
+	for _, t := range prog.Report.Tenants {
+		if at, ok := prog.MigratedAt[t.Tenant]; ok {
+			points = append(points, chart.Point{Day: at, Value: 1})
 		}
-		keys, err := c.st.ListAPIKeys(r.Context(), store.APIKeyFilter{Tenant: t.Tenant})
-		if err != nil {
-			return "", err
-		}
-		var at time.Time
-		for _, k := range keys {
-			if k.Owner == store.OwnerTenant && k.UpdatedAt.After(at) {
-				at = k.UpdatedAt
-			}
-		}
-		if at.IsZero() {
-			tn, err := c.st.GetTenant(r.Context(), t.Tenant)
-			if err != nil {
-				return "", err
-			}
-			at = tn.CreatedAt
-		}
-		points = append(points, chart.Point{Day: at, Value: 1})
 	}
 	today := apikey.MidnightUTC(now)
 	return chart.Cumulative(chart.DailyOptions{
 		ID: "migrated", Title: "Tenants migrated over time", YAxis: "tenants",
 		From: today.AddDate(0, 0, -89), To: today,
 		Series: []chart.Series{{Name: "Migrated tenants", Points: points}},
-	}), nil
+	})
 }
 
 type timelineData struct {

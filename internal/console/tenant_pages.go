@@ -85,43 +85,21 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, v *visit, t
 		return err
 	}
 	since := apikey.MidnightUTC(c.now()).AddDate(0, 0, -29)
-	days, err := c.st.ListUsage(r.Context(), store.UsageFilter{Tenant: tenant, Since: since})
+	activity, err := c.api.KeyActivity(r.Context(), v.principal, tenant, since, 30)
 	if err != nil {
 		return err
 	}
-	perKey := map[string][]store.UsageDay{}
-	for _, d := range days {
-		perKey[d.KeyID] = append(perKey[d.KeyID], d)
-	}
 	d := keysData{NextAfter: list.NextAfter, Converted: conv}
 	for _, k := range list.Keys {
-		series, agents := dailySeries(perKey[k.ID], since, 30)
-		d.Keys = append(d.Keys, keyRow{KeyView: k, Sparkline: sparkline(series, "Requests per day with key "+k.Name+", last 30 days"), UserAgents: agents})
+		a := activity[k.ID]
+		if a.Daily == nil {
+			a.Daily = make([]int64, 30)
+		}
+		d.Keys = append(d.Keys, keyRow{KeyView: k, Sparkline: sparkline(a.Daily, "Requests per day with key "+k.Name+", last 30 days"), UserAgents: a.UserAgents})
 	}
 	status := http.StatusOK
 	c.render(w, status, "keys", &view{Title: "API keys", Section: "keys", Tenant: tenant, Who: whoOf(v), Flash: revealFlash(r, revealKeyConverted, conv != nil), Data: d})
 	return nil
-}
-
-// dailySeries turns usage rows into one count per day from since, and the
-// distinct user agents seen, most recent first.
-func dailySeries(rows []store.UsageDay, since time.Time, n int) ([]int64, []string) {
-	out := make([]int64, n)
-	slices.SortFunc(rows, func(a, b store.UsageDay) int { return b.Day.Compare(a.Day) })
-	var agents []string
-	for _, d := range rows {
-		i := int(d.Day.Sub(since) / (24 * time.Hour))
-		if i >= 0 && i < n {
-			out[i] += d.Accepted
-			for _, k := range d.Refused {
-				out[i] += k
-			}
-		}
-		if d.LastUserAgent != "" && !slices.Contains(agents, d.LastUserAgent) && len(agents) < 5 {
-			agents = append(agents, d.LastUserAgent)
-		}
-	}
-	return out, agents
 }
 
 func (c *Console) keyStatus(w http.ResponseWriter, r *http.Request, v *visit, tenant string) error {

@@ -231,7 +231,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	con, err := console.New(console.Config{
 		Issuer: cfg.Issuer, Key: derivedKey(master, "keyshift console key v1"), OAuth: oauthMux, Tokens: keyring,
 		Credentials: credentialChecks{issuer: cfg.Issuer, oauth: oauthMux, store: st}, Now: cfg.Now, Logger: cfg.Logger,
-	}, st, adm)
+	}, adm)
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
 	}
