@@ -2,38 +2,11 @@ package credcheck
 
 import (
 	"context"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/keyshift/keyshift/internal/admin"
 	"github.com/keyshift/keyshift/internal/agent/agenttest"
-	"github.com/keyshift/keyshift/internal/demo"
-	"github.com/keyshift/keyshift/internal/store"
 )
-
-// disable disables client id and waits until the token endpoint refuses it.
-func disable(t *testing.T, k *agenttest.Keyshift, c agenttest.Client) {
-	t.Helper()
-	st := store.StatusDisabled
-	if _, err := k.API.UpdateClient(context.Background(), admin.SystemPrincipal(), demo.Tenant, c.ID, admin.UpdateClientRequest{Status: &st}); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		resp, err := http.PostForm(k.TokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {c.ID}, "client_secret": {c.Secret}})
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the token endpoint still accepts the disabled client")
-		}
-	}
-}
 
 // The console can ask the admin API: it says which cause it is.
 func TestClientSecret_InvalidClient_SaysWhichCause(t *testing.T) {
@@ -60,7 +33,7 @@ func TestClientSecret_InvalidClient_SaysWhichCause(t *testing.T) {
 	}
 
 	off := k.NewClient(t, "")
-	disable(t, k, off)
+	k.DisableClient(t, off)
 	c = tokenCheck(t, off.ID, off.Secret)
 	if c.Status != "fail" || !strings.Contains(c.Detail, "is disabled") || !strings.Contains(c.Fix, "enable the client") {
 		t.Errorf("disabled client: %+v", c)

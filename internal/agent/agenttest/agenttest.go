@@ -164,6 +164,20 @@ func (k *Keyshift) RotateSecret(t testing.TB, clientID string) string {
 	return res.ClientSecret
 }
 
+// DisableClient disables the client through the admin service; the token
+// endpoint refuses it from then on (the write is acknowledged once this
+// instance's caches have applied it).
+func (k *Keyshift) DisableClient(t testing.TB, c Client) {
+	t.Helper()
+	st := store.StatusDisabled
+	if _, err := k.API.UpdateClient(context.Background(), admin.SystemPrincipal(), demo.Tenant, c.ID, admin.UpdateClientRequest{Status: &st}); err != nil {
+		t.Fatalf("agenttest: disable client: %v", err)
+	}
+	if k.secretAccepted(c.ID, c.Secret) {
+		t.Fatal("agenttest: the token endpoint still accepts the disabled client")
+	}
+}
+
 // secretAccepted reports whether the token endpoint now accepts newSecret,
 // i.e. the server's client cache has seen the rotation.
 func (k *Keyshift) secretAccepted(clientID, newSecret string) bool {
