@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,17 +85,11 @@ func (t *Writer) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 
 // UpdateAuthCode implements store.GrantTx.
 func (t *Writer) UpdateAuthCode(ctx context.Context, hash []byte, fn func(store.AuthCode) (store.AuthCode, error)) error {
-	old, err := lock(ctx, t, "auth code", "by hash", scanAuthCode,
-		`SELECT `+authCodeCols+` FROM auth_codes WHERE hash = ?`, blob(hash))
+	c, err := modifyByHash(ctx, t, "auth code", hash, scanAuthCode,
+		`SELECT `+authCodeCols+` FROM auth_codes WHERE hash = ?`,
+		func(v store.AuthCode) []byte { return v.Hash }, fn)
 	if err != nil {
 		return err
-	}
-	c, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(c.Hash, hash) {
-		return errors.New("update auth code: hash changed")
 	}
 	args, err := authCodeArgs(t.d, c)
 	if err != nil {
@@ -265,17 +258,11 @@ func (t *Writer) CreateDeviceCode(ctx context.Context, c store.DeviceCode) error
 
 // UpdateDeviceCode implements store.GrantTx.
 func (t *Writer) UpdateDeviceCode(ctx context.Context, hash []byte, fn func(store.DeviceCode) (store.DeviceCode, error)) error {
-	old, err := lock(ctx, t, "device code", "by hash", scanDeviceCode,
-		`SELECT `+deviceCodeCols+` FROM device_codes WHERE hash = ?`, blob(hash))
+	c, err := modifyByHash(ctx, t, "device code", hash, scanDeviceCode,
+		`SELECT `+deviceCodeCols+` FROM device_codes WHERE hash = ?`,
+		func(v store.DeviceCode) []byte { return v.Hash }, fn)
 	if err != nil {
 		return err
-	}
-	c, err := fn(old)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(c.Hash, hash) {
-		return errors.New("update device code: hash changed")
 	}
 	args, err := deviceCodeArgs(t.d, c)
 	if err != nil {

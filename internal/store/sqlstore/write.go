@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -67,6 +68,24 @@ func modify[T any](ctx context.Context, t *Writer, what, id string, scan scanFun
 		return old, v, errIDChanged(what, id, k)
 	}
 	return old, v, nil
+}
+
+// modifyByHash is modify for grant records, which are found by the hash
+// of their secret rather than by an id.
+func modifyByHash[T any](ctx context.Context, t *Writer, what string, hash []byte, scan scanFunc[T], query string,
+	hashOf func(T) []byte, fn func(T) (T, error)) (T, error) {
+	var v T
+	old, err := lock(ctx, t, what, "by hash", scan, query, blob(hash))
+	if err != nil {
+		return v, err
+	}
+	if v, err = fn(old); err != nil {
+		return v, err
+	}
+	if !bytes.Equal(hashOf(v), hash) {
+		return v, fmt.Errorf("update %s: hash changed", what)
+	}
+	return v, nil
 }
 
 // stamp fills zero creation and update times from the clock.
