@@ -21,10 +21,17 @@ import (
 // startAgent runs an agent for client c of k in front of api.
 func startAgent(t *testing.T, k *agenttest.Keyshift, c agenttest.Client, upstream, tokenFile string) string {
 	t.Helper()
-	a, err := New(Config{
+	return runAgent(t, Config{
 		Token:    tokensource.Config{Issuer: k.URL, ClientID: c.ID, ClientSecret: c.Secret, Scopes: c.Scopes},
 		Upstream: upstream, TokenFile: tokenFile, Logger: slog.New(slog.DiscardHandler),
 	})
+}
+
+// runAgent runs an agent with cfg on a loopback port until the test ends
+// and returns its base URL.
+func runAgent(t *testing.T, cfg Config) string {
+	t.Helper()
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

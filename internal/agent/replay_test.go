@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,24 +27,7 @@ func startAgentWith(t *testing.T, cfg Config) string {
 	t.Helper()
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.CheckEvery = time.Hour
-	a, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	return runAgent(t, cfg)
 }
 
 // waitForFile waits until the token file holds something other than not.
